@@ -1,0 +1,61 @@
+"""Threat-model norms: L-inf and L2 balls, their projections and steepest-ascent steps."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import torch
+
+from bench.errors import InvalidInputError
+
+
+class Norm(str, Enum):
+    LINF = "linf"
+    L2 = "l2"
+
+    @classmethod
+    def coerce(cls, value: "Norm | str") -> "Norm":
+        try:
+            return cls(str(value.value if isinstance(value, Norm) else value).lower())
+        except ValueError:
+            raise InvalidInputError(f"unknown norm {value!r}; use one of: {', '.join(n.value for n in cls)}") from None
+
+
+def _flat_norm(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (t.ndim - 1)))
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: Norm) -> torch.Tensor:
+    """The nearest point to ``x_adv`` in the ``eps``-ball around ``x``, clipped to [0, 1]."""
+    delta = x_adv - x
+    if norm is Norm.LINF:
+        delta = delta.clamp(-eps, eps)
+    else:
+        delta = delta * (eps / _flat_norm(delta)).clamp(max=1.0)
+    return (x + delta).clamp(0.0, 1.0)
+
+
+def ascent_direction(grad: torch.Tensor, norm: Norm) -> torch.Tensor:
+    """The unit steepest-ascent direction for ``norm`` (sign for L-inf, normalised for L2)."""
+    if norm is Norm.LINF:
+        return grad.sign()
+    return grad / _flat_norm(grad)
+
+
+def random_start(x: torch.Tensor, eps: float, norm: Norm, generator: torch.Generator | None) -> torch.Tensor:
+    """A uniform sample of the ``eps``-ball around ``x`` (clipped to [0, 1])."""
+    if norm is Norm.LINF:
+        noise = (torch.rand(x.shape, generator=generator, device=x.device) * 2 - 1) * eps
+    else:
+        direction = torch.randn(x.shape, generator=generator, device=x.device)
+        direction = direction / _flat_norm(direction)
+        d = x[0].numel()
+        radius = torch.rand(len(x), generator=generator, device=x.device).pow(1.0 / d).view(-1, *([1] * (x.ndim - 1)))
+        noise = direction * radius * eps
+    return (x + noise).clamp(0.0, 1.0)
+
+
+def within_ball(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: Norm, tol: float = 1e-5) -> bool:
+    delta = (x_adv - x).flatten(1)
+    size = delta.abs().amax(dim=1) if norm is Norm.LINF else delta.norm(dim=1)
+    return bool((size <= eps + tol).all() and x_adv.min() >= 0 and x_adv.max() <= 1)

@@ -1,0 +1,8 @@
+"""Defenses (input purifiers) and their stacks; ``Defense`` is the base type for plugins."""
+
+from defenses import none  # noqa: F401  (registration)
+from defenses.base import Defense, FitContext
+from defenses.registry import DEFENSES
+from defenses.stack import Stack, parse_stack
+
+__all__ = ["DEFENSES", "Defense", "FitContext", "Stack", "parse_stack"]

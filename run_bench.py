@@ -1,0 +1,8 @@
+"""purebench's command line; see ``python run_bench.py --help``."""
+
+import sys
+
+from bench.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
