@@ -4,7 +4,8 @@ A defense maps images in [0, 1] to images in [0, 1] of the same shape.  It
 declares what adaptive attacks need to know about it (AutoAttack's
 ``checks.py`` warnings turned into declarations): ``randomized`` (adaptive
 attacks then average gradients over samples, EOT) and ``differentiable``
-(where False, adaptive attacks pass gradients straight through, BPDA).
+(where False, adaptive attacks pass gradients straight through, BPDA, or
+use ``unrolled_purify`` when the defense is ``unrollable``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Defense:
 
     randomized: ClassVar[bool] = False
     differentiable: ClassVar[bool] = True
+    #: True when ``unrolled_purify`` offers a differentiable surrogate of a non-differentiable ``purify``.
+    unrollable: ClassVar[bool] = False
     #: Bump when the code changes what ``fit`` produces, so cached states are not reused.
     VERSION: ClassVar[str] = "1"
 
@@ -46,11 +49,18 @@ class Defense:
         """True when ``fit`` trains state that should be cached (the default for a defense with state)."""
         return bool(self.state_dict()) or type(self).fit is not Defense.fit
 
+    def attach(self, ctx: FitContext) -> None:
+        """Bind to ``ctx`` without training, before ``load_state_dict`` of a cached state.  Default: nothing."""
+
     def fit(self, ctx: FitContext) -> None:
         """Train whatever the defense learns; the classifier stays frozen.  Default: nothing."""
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement purify(x)")
+
+    def unrolled_purify(self, x: torch.Tensor) -> torch.Tensor:
+        """A differentiable surrogate of ``purify`` for adaptive attacks (only when ``unrollable``)."""
+        raise NotImplementedError(f"{type(self).__name__} offers no unrolled purification")
 
     def aux_loss(self, x: torch.Tensor) -> torch.Tensor | None:
         """Per-example auxiliary loss for the auxiliary-aware attack (None: the defense has none)."""

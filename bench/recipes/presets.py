@@ -20,8 +20,8 @@ NATURAL: dict[str, dict[str, Any]] = {
 
 ADVERSARIAL: dict[str, dict[str, Any]] = {
     "mnist5k": {
-        "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "epochs": 20, "batch_size": 64, "schedule": "cosine",
-        "eps": 0.3, "step_size": 0.05, "attack_steps": 10, "eps_warmup_epochs": 5,
+        "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "epochs": 12, "batch_size": 64, "schedule": "cosine",
+        "eps": 0.3, "step_size": 0.05, "attack_steps": 10, "eps_warmup_epochs": 4,
     },
     "svhn": {"lr": 0.01, "epochs": 40, "eps": 8 / 255, "step_size": 2 / 255, "attack_steps": 10, "eps_warmup_epochs": 5},
     "*": {"lr": 0.1, "epochs": 100, "eps": 8 / 255, "step_size": 2 / 255, "attack_steps": 10},
