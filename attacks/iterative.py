@@ -9,6 +9,8 @@ found (or, failing that, the last restart's).
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from attacks.base import Attack, Target
@@ -31,16 +33,26 @@ def iterate(
     start: torch.Tensor,
     momentum: float | None = None,
 ) -> torch.Tensor:
-    """``steps`` ascent steps of ``loss`` from ``start`` (momentum: MIM's accumulated L1-normalised gradient)."""
-    x_adv = start.detach()
+    """``steps`` ascent steps of ``loss`` from ``start`` (momentum: MIM's accumulated L1-normalised gradient).
+
+    Under L-inf the iterate lives in one buffer, updated in place and clipped
+    to the eps-box intersected with [0, 1] (computed once): the same values
+    as ``project`` gives, with no allocation per step.
+    """
+    x_adv = start.detach().clone()
     velocity = torch.zeros_like(x) if momentum is not None else None
+    box = ((x - eps).clamp_(min=0.0), (x + eps).clamp_(max=1.0)) if norm is Norm.LINF else None
     for _ in range(steps):
         x_adv.requires_grad_(True)
         grad = torch.autograd.grad(loss(target, x_adv, y).sum(), x_adv)[0]
+        x_adv.requires_grad_(False)
         if velocity is not None:
             velocity = momentum * velocity + grad / grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(-1, 1, 1, 1)
             grad = velocity
-        x_adv = project(x_adv.detach() + step_size * ascent_direction(grad, norm), x, eps, norm)
+        if box is not None:
+            x_adv.add_(ascent_direction(grad, norm), alpha=step_size).clamp_(*box)
+        else:
+            x_adv = project(x_adv + step_size * ascent_direction(grad, norm), x, eps, norm)
     return x_adv
 
 
@@ -58,6 +70,12 @@ class IterativeAttack(Attack):
             raise InvalidInputError(f"unknown attack loss {loss!r}; use one of: {', '.join(LOSSES)}")
         self.steps, self.step_size, self.rel_step = steps, step_size, rel_step
         self.restarts, self.random_start, self.loss = restarts, random_start, LOSSES[loss]
+
+    def with_loss(self, loss: AttackLoss) -> "IterativeAttack":
+        """A copy maximising ``loss`` instead (threat models plug their objectives in here)."""
+        clone = copy.copy(self)
+        clone.loss = loss
+        return clone
 
     def step_for(self, eps: float) -> float:
         """The given step size, or Madry's rule ``rel_step * eps / steps``."""

@@ -26,13 +26,16 @@ def _flat_norm(t: torch.Tensor) -> torch.Tensor:
 
 
 def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: Norm) -> torch.Tensor:
-    """The nearest point to ``x_adv`` in the ``eps``-ball around ``x``, clipped to [0, 1]."""
-    delta = x_adv - x
+    """The nearest point to ``x_adv`` in the ``eps``-ball around ``x``, clipped to [0, 1].
+
+    A point already inside is returned bit for bit, so projecting twice (an
+    attack's own step, then ``Attack.__call__``) changes nothing.
+    """
     if norm is Norm.LINF:
-        delta = delta.clamp(-eps, eps)
-    else:
-        delta = delta * (eps / _flat_norm(delta)).clamp(max=1.0)
-    return (x + delta).clamp(0.0, 1.0)
+        return torch.min(torch.max(x_adv, x - eps), x + eps).clamp_(0.0, 1.0)
+    delta = x_adv - x
+    scale = (eps / _flat_norm(delta)).clamp(max=1.0)
+    return torch.where(scale < 1.0, x + delta * scale, x_adv).clamp_(0.0, 1.0)
 
 
 def ascent_direction(grad: torch.Tensor, norm: Norm) -> torch.Tensor:

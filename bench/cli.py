@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
+from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
 from bench.errors import UserError
 
 EXIT_USER_ERROR = 2
+EXIT_FAILED_JOBS = 1
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,7 +33,13 @@ def _registries() -> dict[str, Callable[[], list[str]]]:
     from defenses import DEFENSES
 
     return {"datasets": DATASETS.names, "archs": ARCHS.names, "recipes": RECIPES.names,
-            "defenses": DEFENSES.names, "attacks": ATTACKS.names}
+            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": _threat_names}
+
+
+def _threat_names() -> list[str]:
+    from attacks import threat_names
+
+    return threat_names()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -70,27 +77,100 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_main(args: argparse.Namespace) -> int:
-    """The main job on the embedded default: every mnist5k base classifier, trained or cached."""
-    from bench.classifiers import ClassifierId, obtain_classifier
-    from bench.data import load_dataset
-    from bench.device import resolve_device
+AXIS_FLAGS = {"dataset": "datasets", "arch": "archs", "recipe": "recipes", "defense": "defenses", "attack": "attacks",
+              "threat": "threats", "eps": "eps", "lam": "lam", "source": "sources"}
+SCALAR_FLAGS = ("n", "seed", "device")
+QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
-    device = resolve_device(args.device)
-    data = load_dataset("mnist5k")
-    print(f"{'classifier':<36} {'clean acc':>9} {'train s':>8}")
-    for recipe in ("natural", "madry", "trades", "avmixup"):
-        start = time.perf_counter()
-        loaded = obtain_classifier(ClassifierId("mnist5k", "smallcnn", recipe, 0), data=data, device=device)
-        seconds = loaded.metadata.get("train_seconds", time.perf_counter() - start)
-        print(f"{'mnist5k/smallcnn/' + recipe:<36} {loaded.metadata['clean_accuracy']:>9.4f} {seconds:>8.1f}")
+
+def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from bench.run import RunOptions, run_spec
+    from bench.run_summary import summary_text
+    from bench.spec import load_spec
+    from bench.store import done_keys
+
+    overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
+    overrides.update({flag: getattr(args, flag) for flag in SCALAR_FLAGS})
+    spec = load_spec(spec_path, overrides=overrides, assignments=args.set or (), name=args.name)
+    options = RunOptions(results=args.results, executor=args.executor, ray_address=args.ray_address, dry_run=args.dry_run,
+                         argv=list(argv))
+    summary = run_spec(spec, options)
+    if args.dry_run:
+        print(f"plan of {spec.name} ({len(summary.plan.jobs)} jobs; results would go to {summary.path}):")
+        print(summary.plan.table(done=done_keys(summary.path)))
+        return 0
+    print(summary_text(summary.path))
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
+    print(f"\njobs: {counts} ({summary.ran} run now)")
+    for label, error in summary.failures:
+        print(f"failed: {label}: {error}", file=sys.stderr)
+    print(f"results: {summary.path}")
+    if args.report:
+        print(f"report: {_report(summary.path, None)}")
+    return 0 if summary.ok else EXIT_FAILED_JOBS
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(args.spec, args, args.argv)
+
+
+def cmd_main(args: argparse.Namespace) -> int:
+    """The main job: configs/quick.toml end to end (training included), then its report."""
+    args.report = True
+    return _run(QUICK_SPEC, args, args.argv)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.atomic import write_text_atomic
+    from bench.export import export
+
+    text = export(args.results, args.format)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(args.output, text)
+        print(f"wrote {args.output}")
     return 0
+
+
+def _report(results: Path, out_dir: Path | None) -> Path:
+    """Render the report of ``results`` (default folder: reports/<run name>/); returns its index page."""
+    from bench.report import render_report
+
+    return render_report(results, out_dir)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    print(f"report: {_report(args.results, args.output)}")
+    return 0
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", help="dataset(s), comma-separated")
+    p.add_argument("--arch", help="arch(s), comma-separated")
+    p.add_argument("--recipe", help="recipe(s), comma-separated")
+    p.add_argument("--defense", help="defense stacks, comma-separated; stages joined by '+', e.g. none,aid,pixeldefend+aid")
+    p.add_argument("--attack", help="attack(s), comma-separated")
+    p.add_argument("--threat", help="threat model(s): oblivious auxaware adaptive blackbox transfer")
+    p.add_argument("--eps", help="eps values, comma-separated; fractions allowed (8/255)")
+    p.add_argument("--lam", help="lambda values of the auxaware threat, comma-separated")
+    p.add_argument("--source", help="transfer sources: (same|ARCH)[/RECIPE][@SEED], comma-separated, e.g. same,vgg19")
+    p.add_argument("--n", type=int, help="evaluate the first N test examples")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--name", help="run name (results/NAME.sqlite)")
+    p.add_argument("--results", type=Path, help="results database path")
+    p.add_argument("--executor", default="local", choices=["local", "ray"])
+    p.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="set a spec key, e.g. attack_params.pgd.steps=10 (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (jobs per kind, reuse) and run nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="run_bench.py", description="purebench: benchmark adversarial defenses.")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    _add_run_flags(parser)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.set_defaults(func=cmd_main)
     sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
 
@@ -109,12 +189,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("run", help="run (or resume) a matrix from a spec file and/or flags")
+    p.add_argument("spec", nargs="?", type=Path, help="experiment spec (.toml); see configs/")
+    _add_run_flags(p)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--report", action="store_true", help="write the report after the run")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("export", help="export a results database as a table")
+    p.add_argument("results", type=Path)
+    p.add_argument("--format", required=True, choices=["csv", "json", "markdown", "latex"])
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("report", help="render the report of a results database")
+    p.add_argument("results", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="report folder (default: reports/<run name>/)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)

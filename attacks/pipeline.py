@@ -1,0 +1,128 @@
+"""The defended pipeline C o purify as an attack target (the ``adaptive`` and ``blackbox`` threats).
+
+Forward passes always run the real purification.  What flows backward through
+a stage depends on the stage's declarations and the gradient mode:
+
+- a ``differentiable`` stage: plain autograd;
+- a non-differentiable stage that is ``unrollable``: the gradient of its
+  ``unrolled_purify`` (modes ``auto`` and ``unrolled``);
+- any other non-differentiable stage: the identity (BPDA, straight-through;
+  mode ``bpda`` forces this for every non-differentiable stage).
+
+Both substitutes are BPDA in Athalye et al.'s sense: the forward value is
+``purify(x)``, the backward pass is that of a differentiable approximation.
+Randomized stacks are attacked through ``Expectation``: the mean of several
+forward passes, whose gradient is the average of the per-sample gradients (EOT).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Callable
+
+import torch
+from torch import nn
+
+from attacks.base import Target
+from attacks.targets import as_module
+from bench.errors import InvalidInputError
+from defenses.base import Defense
+from defenses.stack import Stack
+
+
+class GradientMode(str, Enum):
+    AUTO = "auto"  # unrolled where a stage offers it, identity otherwise
+    BPDA = "bpda"  # identity through every non-differentiable stage
+    UNROLLED = "unrolled"  # every non-differentiable stage must offer unrolled_purify
+
+    @classmethod
+    def coerce(cls, value: "GradientMode | str") -> "GradientMode":
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidInputError(f"unknown gradient mode {value!r}; use one of: {', '.join(m.value for m in cls)}") from None
+
+
+def straight_through(value: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
+    """``value`` in the forward pass, the gradient of ``surrogate`` in the backward pass."""
+    return value.detach() + (surrogate - surrogate.detach())
+
+
+StageRule = Callable[[Defense, torch.Tensor], torch.Tensor]
+
+
+def autograd_stage(defense: Defense, x: torch.Tensor) -> torch.Tensor:
+    return defense.purify(x)
+
+
+def identity_stage(defense: Defense, x: torch.Tensor) -> torch.Tensor:
+    if not torch.is_grad_enabled():
+        return defense.purify(x)
+    return straight_through(defense.purify(x.detach()), x)
+
+
+def unrolled_stage(defense: Defense, x: torch.Tensor) -> torch.Tensor:
+    if not torch.is_grad_enabled():
+        return defense.purify(x)
+    return straight_through(defense.purify(x.detach()), defense.unrolled_purify(x))
+
+
+def stage_rule(name: str, defense: Defense, mode: GradientMode) -> StageRule:
+    """How gradients cross the stage ``name`` under ``mode``."""
+    if defense.differentiable:
+        return autograd_stage
+    if mode is GradientMode.BPDA:
+        return identity_stage
+    if defense.unrollable:
+        return unrolled_stage
+    if mode is GradientMode.UNROLLED:
+        raise InvalidInputError(f"stage {name!r} is neither differentiable nor unrollable; use gradient mode 'auto' or 'bpda'")
+    return identity_stage
+
+
+class DefendedPipeline(nn.Module):
+    """``classifier(stack.purify(x))`` with the gradient rules above; taps are the classifier's."""
+
+    def __init__(self, classifier: Target, stack: Stack, gradient: GradientMode | str = GradientMode.AUTO) -> None:
+        super().__init__()
+        mode = GradientMode.coerce(gradient)
+        self.classifier = as_module(classifier)
+        self.stages = [(defense, stage_rule(name, defense, mode)) for name, defense in stack.stages]
+        self.tap_points = {tap: f"classifier.{path}" for tap, path in getattr(self.classifier, "tap_points", {}).items()}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for defense, rule in self.stages:
+            x = rule(defense, x)
+        return self.classifier(x)
+
+
+def check_eot_samples(samples: int) -> int:
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise InvalidInputError(f"eot_samples must be an integer >= 1, got {samples!r}")
+    return samples
+
+
+class Expectation(nn.Module):
+    """The mean logits of ``samples`` forward passes of a randomized target (EOT)."""
+
+    def __init__(self, target: Target, samples: int) -> None:
+        super().__init__()
+        self.target, self.samples = as_module(target), check_eot_samples(samples)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = self.target(x)
+        for _ in range(self.samples - 1):
+            total = total + self.target(x)
+        return total / self.samples
+
+
+class QueryOnly(nn.Module):
+    """Outputs without a gradient path: what a score-based (black-box) attacker may see."""
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = as_module(target)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.target(x.detach())

@@ -1,0 +1,17 @@
+"""What an executor reports to the driver: a job started, a job finished (or was done by another process)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bench.jobs import Job, Outcome
+
+
+class Hooks(Protocol):
+    def is_done(self, key: str) -> bool:
+        """True when the store already holds the job done (another process may have finished it)."""
+
+    def started(self, job: Job) -> None: ...
+
+    def finished(self, job: Job, outcome: Outcome) -> None:
+        """Record the outcome (the driver is the only writer of the store)."""

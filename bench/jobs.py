@@ -1,0 +1,165 @@
+"""The four kinds of job of a plan and what they carry.
+
+Jobs are plain, picklable data: an executor may run them in this process or
+ship them to a Ray worker.  Each job's ``key`` hashes everything that
+determines its output, so a key seen twice is one job (reuse) and a key done
+in the results store is never run again (resume).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from bench.classifiers import ClassifierId
+
+
+class JobKind(str, Enum):
+    TRAIN = "train"  # base classifier -> checkpoint (cache kind "classifiers")
+    FIT = "fit"  # defense stage on a classifier -> state (cache kind "defenses")
+    CRAFT = "craft"  # attack under a threat model -> adversarial set (cache kind "advsets")
+    EVALUATE = "evaluate"  # adversarial set (or clean inputs) through a stack -> correct flags
+
+
+class Status(str, Enum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a job it depends on failed
+
+
+@dataclass(frozen=True)
+class ClassifierRef:
+    """A base classifier: its identity, recipe label (a variant name) and cache key."""
+
+    dataset: str
+    arch: str
+    recipe: str  # the label in the spec
+    recipe_base: str  # the registered recipe
+    recipe_params: dict[str, Any]
+    seed: int
+    key: str
+
+    def cid(self) -> ClassifierId:
+        return ClassifierId(self.dataset, self.arch, self.recipe_base, self.seed, dict(self.recipe_params))
+
+    def label(self) -> str:
+        return f"{self.dataset}/{self.arch}/{self.recipe}/seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class StageRef:
+    """One defense stage of a stack, on one classifier; ``key`` names its fitted state."""
+
+    label: str
+    base: str
+    params: dict[str, Any]
+    key: str
+    needs_fit: bool
+
+
+@dataclass(frozen=True)
+class AttackRef:
+    label: str
+    base: str
+    params: dict[str, Any]  # with the dataset's preset filled in
+
+
+@dataclass(frozen=True)
+class ThreatRef:
+    label: str
+    model: str  # an attacks.ThreatModel value
+    params: dict[str, Any]  # gradient, eot_samples
+
+
+@dataclass(frozen=True)
+class TrainTask:
+    classifier: ClassifierRef
+
+
+@dataclass(frozen=True)
+class FitTask:
+    classifier: ClassifierRef
+    stage: StageRef
+    seed: int
+
+
+@dataclass(frozen=True)
+class CraftTask:
+    key: str  # of the adversarial set in the artifact cache
+    target: ClassifierRef  # the attacked classifier (for transfer, the surrogate)
+    stack: tuple[StageRef, ...] | None  # None: the set does not depend on a stack
+    attack: AttackRef
+    threat: ThreatRef
+    eps: float
+    lam: float | None
+    seed: int
+    n: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class ResultLabels:
+    """How a result is named in the store and in exports."""
+
+    dataset: str
+    arch: str
+    recipe: str
+    seed: int
+    defense: str
+    attack: str
+    attack_base: str
+    threat: str
+    threat_model: str
+    eps: float
+    lam: float | None
+    source: str | None
+    source_kind: str | None  # S=T or S!=T
+    source_classifier: str | None
+    n: int
+
+
+@dataclass(frozen=True)
+class EvaluateTask:
+    classifier: ClassifierRef
+    stack: tuple[StageRef, ...]
+    advset: CraftTask | None  # None: clean inputs
+    labels: ResultLabels
+    seed: int
+    batch_size: int
+
+
+Task = TrainTask | FitTask | CraftTask | EvaluateTask
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    kind: JobKind
+    label: str
+    deps: tuple[str, ...]
+    task: Task
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Per-example flags after the defense (``correct``) and without it (``correct_undefended``)."""
+
+    correct: np.ndarray  # bool (n,)
+    correct_undefended: np.ndarray  # bool (n,)
+    purify_seconds: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    status: Status
+    seconds: float
+    started: str
+    finished: str
+    device: str
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    result: EvalResult | None = None

@@ -1,0 +1,98 @@
+"""Running one job in a ``RunContext``: the same code for every executor.
+
+A job that raises is an ``Outcome`` with status ``failed`` and its error; it
+never stops the matrix.  Each job seeds torch's global generator with the
+run's seed before it starts, so its output does not depend on which jobs ran
+before it in the same process.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
+from bench.run_context import RunContext
+
+JobOutput = tuple[dict[str, Any], EvalResult | None]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _train(task: TrainTask, ctx: RunContext) -> JobOutput:
+    loaded = ctx.classifier(task.classifier)
+    meta = loaded.metadata
+    return {"trained_now": loaded.trained_now, "clean_accuracy": meta.get("clean_accuracy"),
+            "train_seconds": meta.get("train_seconds")}, None
+
+
+def _fit(task: FitTask, ctx: RunContext) -> JobOutput:
+    _, metadata, fitted_now = ctx.stage(task.classifier, task.stage, task.seed)
+    return {"fitted_now": fitted_now, "fit_seconds": metadata.get("fit_seconds")}, None
+
+
+def _craft(task: CraftTask, ctx: RunContext) -> JobOutput:
+    advset = ctx.advset(task)
+    return {"crafted_now": advset.crafted_now, "craft_seconds": advset.metadata.get("craft_seconds"),
+            "success_rate": float(advset.success.float().mean()) if len(advset.success) else 0.0}, None
+
+
+def _predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
+    model = ctx.classifier(task.classifier).model
+    stack = ctx.stack(task.classifier, task.stack, task.seed)
+    split = ctx.test_split(task.classifier.dataset, task.labels.n)
+    x = split.x if task.advset is None else ctx.advset(task.advset).x_adv
+    undefended = _predict(model, x, task.batch_size, ctx.device) == split.y
+    torch.manual_seed(task.seed)  # randomized stages draw the same noise in every run
+    _sync(ctx.device)
+    begin = time.perf_counter()
+    purified = []
+    with torch.no_grad():
+        for i in range(0, len(x), task.batch_size):
+            purified.append(stack.purify(x[i : i + task.batch_size].to(ctx.device)).cpu())
+    _sync(ctx.device)
+    purify_seconds = time.perf_counter() - begin
+    correct = _predict(model, torch.cat(purified), task.batch_size, ctx.device) == split.y
+    result = EvalResult(correct.numpy().astype(bool), undefended.numpy().astype(bool), purify_seconds)
+    return {"accuracy": float(np.mean(result.correct))}, result
+
+
+RUNNERS: dict[JobKind, Callable[[Task, RunContext], JobOutput]] = {
+    JobKind.TRAIN: _train, JobKind.FIT: _fit, JobKind.CRAFT: _craft, JobKind.EVALUATE: _evaluate,
+}
+
+
+def _seed(task: Task) -> int:
+    return task.classifier.seed if isinstance(task, TrainTask) else task.seed
+
+
+def execute(job: Job, ctx: RunContext) -> Outcome:
+    """Run ``job``; any exception becomes a failed outcome carrying the traceback."""
+    started, begin, cpu = now(), time.perf_counter(), time.process_time()
+    torch.manual_seed(_seed(job.task))
+    try:
+        details, result = RUNNERS[job.kind](job.task, ctx)
+    except Exception as exc:  # noqa: BLE001 - a failing job is recorded and the matrix goes on
+        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-4)}"
+        return Outcome(job.key, Status.FAILED, time.perf_counter() - begin, started, now(), str(ctx.device), error=error)
+    # CPU seconds of the whole process: on a shared machine they show the work where wall time shows the waiting
+    details = {**details, "cpu_seconds": time.process_time() - cpu}
+    return Outcome(job.key, Status.DONE, time.perf_counter() - begin, started, now(), str(ctx.device), details=details,
+                   result=result)

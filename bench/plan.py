@@ -1,0 +1,234 @@
+"""Planning: a validated spec -> a DAG of train, fit, craft and evaluate jobs, with reuse.
+
+Each job's key hashes everything that determines its output, and a job asked
+for twice is planned once.  That is where the savings come from: an oblivious
+or transfer adversarial set depends on the attacked classifier only, so one
+set serves every defense stack on it (and a transfer set every target sharing
+its surrogate); a defense stage is fitted once per classifier and serves every
+stack containing it.  ``Plan.requested`` counts, per kind, the distinct
+(consumer, job) pairs: a job per evaluation for crafts, per (classifier,
+stack) for fits, per target and transfer source for training.  A planner
+without reuse would run one job per pair, so ``requested - jobs`` is what
+reuse saved.
+
+Jobs are kept in insertion order, which is topological: a job is added only
+after the jobs it depends on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping
+
+from bench.data import DatasetSplits, load_dataset
+from bench.hashing import content_key
+from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, JobKind, ResultLabels, StageRef,
+                        ThreatRef, TrainTask)
+from bench.plan_sources import TransferSource
+from bench.spec import CLEAN, ZOO_PREFIX, Block, Component, Spec, SpecError
+
+CLEAN_THREAT = "oblivious"  # the clean column belongs with the paper's oblivious tables
+
+
+@dataclass
+class Plan:
+    spec: Spec
+    jobs: dict[str, Job] = field(default_factory=dict)
+    requested: Counter = field(default_factory=Counter)
+    datasets: dict[str, DatasetSplits] = field(default_factory=dict)  # loaded while planning; the local executor reuses them
+
+    def ordered(self) -> list[Job]:
+        return list(self.jobs.values())
+
+    def counts(self) -> dict[JobKind, int]:
+        counts = Counter(job.kind for job in self.jobs.values())
+        return {kind: counts[kind] for kind in JobKind}
+
+    def saved(self) -> dict[JobKind, int]:
+        """Jobs a planner without reuse would have run on top of these."""
+        counts = self.counts()
+        return {kind: self.requested[kind] - counts[kind] for kind in JobKind}
+
+    def table(self, done: Iterable[str] = ()) -> str:
+        """Jobs of each kind, how many reuse saved, how many are done already and how many remain."""
+        done = set(done) & self.jobs.keys()
+        counts, saved = self.counts(), self.saved()
+        done_by_kind = Counter(self.jobs[k].kind for k in done)
+        rows = [(kind.value, counts[kind], saved[kind], done_by_kind[kind], counts[kind] - done_by_kind[kind]) for kind in JobKind]
+        rows.append(("total", *(sum(r[i] for r in rows) for i in range(1, 5))))
+        header = ("kind", "jobs", "saved by reuse", "done", "to run")
+        lines = [f"{header[0]:<10}" + "".join(f"{h:>16}" for h in header[1:])]
+        lines += [f"{r[0]:<10}" + "".join(f"{v:>16}" for v in r[1:]) for r in rows]
+        return "\n".join(lines)
+
+
+class Planner:
+    """Builds a ``Plan``; memoises datasets and component instances for the duration of one planning."""
+
+    def __init__(self, spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None) -> None:
+        self.spec = spec
+        self.plan = Plan(spec, datasets=dict(datasets or {}))
+        self._data = self.plan.datasets
+        self._instances: dict[tuple[str, str], Any] = {}
+        self._pairs: set[tuple[str, str]] = set()
+
+    def build(self) -> Plan:
+        for block in self.spec.blocks:
+            self._block(block)
+        return self.plan
+
+    # -- helpers -------------------------------------------------------------
+
+    def _add(self, job: Job, consumer: str) -> Job:
+        if (consumer, job.key) not in self._pairs:
+            self._pairs.add((consumer, job.key))
+            self.plan.requested[job.kind] += 1
+        return self.plan.jobs.setdefault(job.key, job)
+
+    def _dataset(self, name: str) -> DatasetSplits:
+        if name not in self._data:
+            self._data[name] = load_dataset(name)
+        return self._data[name]
+
+    def _n(self, dataset: str) -> int:
+        size = len(self._dataset(dataset).test)
+        if self.spec.n is not None and self.spec.n > size:
+            raise SpecError(f"n = {self.spec.n} but {dataset} has only {size} test examples; use n <= {size}")
+        return self.spec.n or size
+
+    def _instance(self, kind: str, comp: Component) -> Any:
+        from attacks import ATTACKS
+        from defenses import DEFENSES
+
+        registry = {"defense": DEFENSES, "attack": ATTACKS}[kind]
+        if (kind, comp.label) not in self._instances:
+            self._instances[(kind, comp.label)] = registry.create(comp.base, **comp.params)
+        return self._instances[(kind, comp.label)]
+
+    # -- jobs ----------------------------------------------------------------
+
+    def _classifier(self, dataset: str, arch: str, recipe: str, seed: int, consumer: str) -> ClassifierRef:
+        from bench.classifiers import ClassifierId, classifier_key
+
+        comp = self.spec.recipes.get(recipe, Component(recipe, recipe))
+        if arch.startswith(ZOO_PREFIX):
+            key = f"zoo-{arch[len(ZOO_PREFIX):]}"
+        else:
+            key = classifier_key(ClassifierId(dataset, arch, comp.base, seed, dict(comp.params)), self._dataset(dataset))
+        ref = ClassifierRef(dataset, arch, recipe, comp.base, dict(comp.params), seed, key)
+        self._add(Job(f"train-{key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref)), consumer)
+        return ref
+
+    def _stack(self, ref: ClassifierRef, name: str) -> tuple[StageRef, ...]:
+        from defenses import parse_stack
+
+        stages = []
+        for label in parse_stack(name):
+            comp = self.spec.defenses.get(label, Component(label, label))
+            defense = self._instance("defense", comp)
+            key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.identity(), "seed": self.spec.seed})
+            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit))
+            if stage.needs_fit:
+                self._add(Job(f"fit-{key}", JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
+                              FitTask(ref, stage, self.spec.seed)), f"{ref.key}/{name}")
+            stages.append(stage)
+        return tuple(stages)
+
+    def _attack(self, label: str, dataset: str) -> tuple[AttackRef, tuple[float, ...], dict[str, Any]]:
+        """The attack with the dataset's preset filled in, its default eps list and its code identity."""
+        from attacks import attack_preset
+        from attacks.iterative import IterativeAttack
+
+        comp = self.spec.attacks.get(label, Component(label, label))
+        instance = self._instance("attack", comp)
+        preset = attack_preset(dataset, instance.norm)
+        params = dict(comp.params)
+        if isinstance(instance, IterativeAttack):
+            params = {"step_size": preset["step_size"], "steps": preset["steps"], **params}
+        eps = self.spec.attack_eps.get(label) or self.spec.default_eps or (float(preset["eps"]),)
+        code = {"type": f"{type(instance).__module__}.{type(instance).__qualname__}", "version": getattr(instance, "VERSION", None)}
+        return AttackRef(label, comp.base, params), eps, code
+
+    def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
+               threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job:
+        key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
+                           "attack": {"base": attack.base, "params": attack.params, **code},
+                           "threat": {"model": threat.model, "params": threat.params}, "eps": eps, "lam": lam,
+                           "seed": self.spec.seed, "n": n, "batch_size": self.spec.batch_size})
+        task = CraftTask(key, target, stack, attack, threat, eps, lam, self.spec.seed, n, self.spec.batch_size)
+        deps = (f"train-{target.key}",) + tuple(f"fit-{s.key}" for s in stack or () if s.needs_fit)
+        versus = f" vs {'+'.join(s.label for s in stack)}" if stack is not None else ""
+        lam_text = f" lam={lam:g}" if lam is not None else ""
+        return self._add(Job(f"craft-{key}", JobKind.CRAFT,
+                             f"craft {attack.label}/{threat.label} eps={eps:g}{lam_text} on {target.label()}{versus}", deps, task),
+                         consumer)
+
+    def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels) -> str:
+        return "evaluate-" + content_key({"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
+                           "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
+                           "batch_size": self.spec.batch_size})
+
+    def _evaluate(self, ref: ClassifierRef, stack_name: str, stack: tuple[StageRef, ...], craft: Job | None,
+                  labels: ResultLabels) -> None:
+        advset: CraftTask | None = craft.task if craft is not None else None  # type: ignore[assignment]
+        key = self._eval_key(ref, stack, advset, labels)
+        deps = (f"train-{ref.key}",) + tuple(f"fit-{s.key}" for s in stack if s.needs_fit) + ((craft.key,) if craft else ())
+        what = labels.attack if craft is None else f"{labels.attack}/{labels.threat} eps={labels.eps:g}"
+        what += f" lam={labels.lam:g}" if labels.lam is not None else ""
+        what += f" from {labels.source}" if labels.source else ""
+        self._add(Job(key, JobKind.EVALUATE, f"evaluate {stack_name} | {what} | {ref.label()}", deps,
+                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size)), key)
+
+    # -- the matrix ----------------------------------------------------------
+
+    def _block(self, block: Block) -> None:
+        for dataset in block.datasets:
+            n = self._n(dataset)
+            for arch in block.archs:
+                for recipe in block.recipes:
+                    self._cells(block, self._classifier(dataset, arch, recipe, self.spec.seed, "target"), n)
+
+    def _cells(self, block: Block, ref: ClassifierRef, n: int) -> None:
+        stacks = {name: self._stack(ref, name) for name in block.defenses}
+        base = dict(dataset=ref.dataset, arch=ref.arch, recipe=ref.recipe, seed=ref.seed, n=n)
+        for name, stages in stacks.items():
+            self._evaluate(ref, name, stages, None, ResultLabels(**base, defense=name, attack=CLEAN, attack_base=CLEAN,
+                                                                 threat=CLEAN_THREAT, threat_model=CLEAN_THREAT, eps=0.0, lam=None,
+                                                                 source=None, source_kind=None, source_classifier=None))
+        threats = [self.spec.threats.get(t, Component(t, t)) for t in block.threats]
+        crafters = {None: (ref, dict(source=None, source_kind=None, source_classifier=None))}
+        if any(t.base == "transfer" for t in threats):
+            crafters.update({source: self._surrogate(ref, source) for source in block.sources})
+        for attack_label in block.attacks:
+            attack, default_eps, code = self._attack(attack_label, ref.dataset)
+            for comp in threats:
+                threat = ThreatRef(comp.label, comp.base, dict(comp.params))
+                for eps in block.eps or default_eps:
+                    for lam in block.lam if threat.model == "auxaware" else (None,):
+                        for source in block.sources if threat.model == "transfer" else (None,):
+                            crafter, source_labels = crafters[source]
+                            self._cell(ref, stacks, crafter, attack, code, threat, eps, lam, {**base, **source_labels})
+
+    def _surrogate(self, ref: ClassifierRef, source: TransferSource) -> tuple[ClassifierRef, dict[str, Any]]:
+        arch, recipe, seed = source.resolve(ref.arch, ref.recipe, ref.seed)
+        crafter = self._classifier(ref.dataset, arch, recipe, seed, f"{ref.key}/{source.text}")
+        return crafter, dict(source=source.text, source_kind=TransferSource.kind(arch, ref.arch), source_classifier=crafter.label())
+
+    def _cell(self, ref: ClassifierRef, stacks: dict[str, tuple[StageRef, ...]], crafter: ClassifierRef, attack: AttackRef,
+              code: dict[str, Any], threat: ThreatRef, eps: float, lam: float | None, labels: dict[str, Any]) -> None:
+        """One attack setting against every stack: a set per stack, or one shared set when the threat allows."""
+        from attacks.threats import ThreatModel
+
+        per_stack = ThreatModel(threat.model).depends_on_stack
+        for name, stages in stacks.items():
+            result_labels = ResultLabels(**labels, defense=name, attack=attack.label, attack_base=attack.base,
+                                         threat=threat.label, threat_model=threat.model, eps=eps, lam=lam)
+            craft = self._craft(crafter, stages if per_stack else None, attack, code, threat, eps, lam, labels["n"],
+                                consumer=f"{ref.key}/{name}/{result_labels}")
+            self._evaluate(ref, name, stages, craft, result_labels)
+
+
+def build_plan(spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None) -> Plan:
+    """The job graph of ``spec``; each dataset not in ``datasets`` is loaded once, to key classifiers by its fingerprint."""
+    return Planner(spec, datasets).build()

@@ -1,0 +1,69 @@
+"""Adaptive against oblivious, per defense: does a defense's gain survive an attacker who sees it?
+
+For every cell of an adaptive threat (BPDA, EOT, unrolled gradients) and for
+the auxiliary-aware sweep (its worst lambda), the same attack at the same eps
+under the oblivious threat, the drop between them, and the gain over "none"
+on the same classifier under each: a gain that vanishes under the adaptive
+attack was gradient masking, not robustness.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench.report.layout import lacking_summary, ordered_rows
+from bench.report.load import DONE, ReportData
+from bench.report.matrix import oblivious_cells
+from bench.report.model import MISSING, PARTIAL, ReportTable
+from bench.report.names import NONE_STACK, slug
+
+ADAPTIVE_MODELS = ("adaptive", "auxaware")
+OBLIVIOUS_COLUMN = "Oblivious"
+ADAPTIVE_COLUMN = "Adaptive"
+
+
+def _accuracy(cells: pd.DataFrame) -> float:
+    done = cells[cells["status"] == DONE]
+    return 100 * done["accuracy"].min() if not done.empty else math.nan
+
+
+def table_adaptive(data: ReportData, dataset: str) -> ReportTable | None:
+    cells = data.cells[data.cells["dataset"] == dataset]
+    adaptive = cells[cells["threat_model"].isin(ADAPTIVE_MODELS)]
+    if adaptive.empty:
+        return None
+    oblivious = oblivious_cells(cells)
+    records, marks, tips = [], {}, {}
+    order = {row: i for i, row in enumerate(ordered_rows(adaptive))}
+    groups = adaptive.groupby(["section", "classifier", "defense", "attack", "threat", "eps_key"], sort=False)
+    for (section, classifier, defense, attack, threat, eps), group in sorted(groups, key=lambda g: order[g[0][:3]]):
+        position = len(records)
+        same = (oblivious["attack"] == attack) & (oblivious["eps_key"] == eps)
+        obl = _accuracy(oblivious[same & (oblivious["classifier"] == classifier) & (oblivious["defense"] == defense)])
+        adapt = _accuracy(group)
+        label = threat
+        if group["threat_model"].iloc[0] == "auxaware" and group["status"].eq(DONE).any():
+            worst = group[group["status"] == DONE].sort_values("accuracy").iloc[0]
+            label = f"{threat} (worst of {group['lam'].nunique()} lambdas: {worst['lam']:g})"
+        none_same = (cells["classifier"] == classifier) & (cells["defense"] == NONE_STACK) & (cells["attack"] == attack)
+        none_obl = _accuracy(oblivious[same & (oblivious["classifier"] == classifier) & (oblivious["defense"] == NONE_STACK)])
+        none_adapt = _accuracy(cells[none_same & (cells["threat"] == threat) & (cells["eps_key"] == eps)])
+        none_adapt = none_obl if math.isnan(none_adapt) else none_adapt
+        records.append({"Section": section, "Classifier": classifier, "Defense": defense, "Attack": attack, "eps": eps,
+                        "Threat": label, OBLIVIOUS_COLUMN: round(obl, 2), ADAPTIVE_COLUMN: round(adapt, 2),
+                        "Drop (pts)": round(obl - adapt, 2),
+                        "Gain over none, oblivious (pts)": round(obl - none_obl, 2) if defense != NONE_STACK else math.nan,
+                        "Gain over none, adaptive (pts)": round(adapt - none_adapt, 2) if defense != NONE_STACK else math.nan})
+        lacking = group[group["status"] != DONE]
+        if not lacking.empty:
+            names = [f"lambda {lam:g}" if not math.isnan(lam) else attack for lam in lacking["lam"].astype(float)]
+            marks[(position, ADAPTIVE_COLUMN)] = MISSING if math.isnan(adapt) else PARTIAL
+            tips[(position, ADAPTIVE_COLUMN)] = lacking_summary(zip(names, lacking["status"], lacking["error"]))
+    frame = pd.DataFrame(records)
+    note = ("Accuracy (%) under the oblivious threat (the attack sees the classifier only) and under an adaptive one (the "
+            "attack sees the defense: gradients through it, BPDA or EOT; for auxaware the worst lambda of the sweep). "
+            "Drop: oblivious minus adaptive. A gain over 'none' that vanishes under the adaptive attack is not robustness.")
+    return ReportTable(slug(dataset, "adaptive"), "Adaptive against oblivious attacks", note, frame, marks, tips,
+                       section="Section")

@@ -1,0 +1,115 @@
+"""A results database read into pandas for the report: every planned evaluate cell, done or missing.
+
+``cells`` has one row per evaluate job of the current plan: the stored result
+when the job is done, otherwise the labels parsed from the plan with status
+``pending``, ``failed`` or ``skipped`` and no accuracy, so every table can
+show what is missing instead of silently dropping it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import UserError
+from bench.plan_sources import SourceError, TransferSource, parse_source
+from bench.report.names import attack_column, eps_text, section_of
+from bench.report.plan_labels import parse_evaluate_label
+from bench.store import flags_of, job_rows, results_rows, run_info
+
+DONE = "done"
+EVALUATE = "evaluate"
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """A results database as the report sees it; flags are read on demand (they are the bulk of it)."""
+
+    path: Path
+    run: dict[str, Any]  # the run row, with its sessions
+    spec: dict[str, Any]  # the resolved spec (its identity) the run recorded
+    cells: pd.DataFrame
+    jobs: pd.DataFrame  # every planned job with its status
+
+    def flags(self, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
+        """Per-example correct flags (after the defense) of the given done evaluate jobs."""
+        return {key: correct for key, (correct, _) in flags_of(self.path, job_keys).items()}
+
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(self.cells["dataset"]))
+
+
+def load_report_data(path: Path | str) -> ReportData:
+    """Everything the report needs from the database at ``path`` (read-only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"results database {path} does not exist; give the .sqlite file a run wrote (see results/)")
+    run = run_info(path)
+    spec = json.loads(run.get("spec_json") or "{}")
+    jobs = pd.DataFrame(job_rows(path), columns=["key", "kind", "label", "status", "error", "seconds", "started", "finished",
+                                                 "device", "details_json"])
+    done = pd.DataFrame(results_rows(path)).assign(status=DONE, error=None)
+    missing = _missing_cells(jobs, spec)
+    frames = [f for f in (done, missing) if not f.empty]
+    cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["dataset", "job_key", "status"])
+    return ReportData(path, run, spec, _with_names(cells, spec), jobs)
+
+
+def _missing_cells(jobs: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    """Evaluate jobs of the plan without a result, as cells with their labels and status."""
+    rows = []
+    for job in jobs[(jobs["kind"] == EVALUATE) & (jobs["status"] != DONE)].itertuples():
+        labels = parse_evaluate_label(job.label)
+        if labels is None:
+            continue  # listed with the missing jobs in the provenance section all the same
+        attack_base = _base(spec, "attacks", labels["attack"])
+        threat_model = _base(spec, "threats", labels["threat"])
+        rows.append({**labels, "job_key": job.key, "status": job.status, "error": job.error, "attack_base": attack_base,
+                     "threat_model": threat_model, "source_kind": _source_kind(labels["source"], labels["arch"]),
+                     "accuracy": np.nan, "accuracy_undefended": np.nan})
+    return pd.DataFrame(rows)
+
+
+def _base(spec: dict[str, Any], kind: str, label: str) -> str:
+    """The registered name behind a spec label (a variant names its base with ``use``)."""
+    return spec.get(kind, {}).get(label, {}).get("base", label)
+
+
+def _source_kind(source: str | None, target_arch: str) -> str | None:
+    if source is None:
+        return None
+    try:
+        parsed = parse_source(source)
+    except SourceError:
+        return None
+    return TransferSource.kind(parsed.arch or target_arch, target_arch)
+
+
+def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    """Add the names tables group by: classifier, recipe base, section, attack column, eps text."""
+    if cells.empty:
+        return cells.assign(classifier=[], recipe_base=[], section=[], column=[], eps_key=[])
+    cells = cells.copy()
+    cells["recipe_base"] = [_base(spec, "recipes", r) for r in cells["recipe"]]
+    cells["section"] = cells["recipe_base"].map(section_of)
+    cells["column"] = [attack_column(a, b) for a, b in zip(cells["attack"], cells["attack_base"])]
+    cells["eps_key"] = cells["eps"].map(eps_text)
+    cells["classifier"] = _classifier_labels(cells)
+    return cells
+
+
+def _classifier_labels(cells: pd.DataFrame) -> list[str]:
+    """The recipe, with the arch where a dataset has several archs and the seed where it has several seeds."""
+    labels = []
+    per_dataset = cells.groupby("dataset")
+    archs = per_dataset["arch"].nunique()
+    seeds = per_dataset["seed"].nunique()
+    for dataset, arch, recipe, seed in zip(cells["dataset"], cells["arch"], cells["recipe"], cells["seed"]):
+        label = f"{arch}/{recipe}" if archs[dataset] > 1 else str(recipe)
+        labels.append(f"{label} (seed {seed})" if seeds[dataset] > 1 else label)
+    return labels

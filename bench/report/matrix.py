@@ -1,0 +1,144 @@
+"""Table 3 (robust accuracy per attack, oblivious threat) and Table 1 (its worst case per classifier).
+
+Table 3 has a row per base classifier and defense stack and a column per
+attack (Clean, PGD, C&W, DF, MIM, AutoAttack, then any other), the two worst
+cases of ``bench.report.worst`` and the gain of the paper's worst case over
+"none" on the same classifier, in points and in percent (as the paper's text
+reports "42.11% (46.17 to 65.61)").  A planned cell without a result is shown
+as missing and makes its row's worst cases upper bounds.  An attack variant
+(a label with ``use = ...``) joins Table 3 only when its algorithm has no
+column of its own; otherwise it belongs to the attack sweeps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.report.layout import best_marks, lacking_summary, main_eps, ordered_rows, status_tip
+from bench.report.load import DONE, ReportData
+from bench.report.model import MISSING, PARTIAL, ReportTable
+from bench.report.names import ADD_ON, CLEAN, NONE_STACK, STAND_ALONE, column_rank, slug
+from bench.report.worst import gain, paper_worst, per_example_worst
+
+OBLIVIOUS = "oblivious"
+WORST_PAPER = "Worst (paper)"
+WORST_EXAMPLE = "Worst (per example)"
+GAIN_POINTS = "Gain (pts)"
+GAIN_PERCENT = "Gain (%)"
+MISSING_COLUMN = "Missing"
+
+
+@dataclass(frozen=True)
+class MatrixColumn:
+    attack: str  # the spec label
+    base: str
+    name: str  # the header
+    eps_key: str
+
+
+def oblivious_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The white-box cells of Table 3: the oblivious threat model, no transfer source."""
+    return cells[(cells["threat_model"] == OBLIVIOUS) & cells["source"].isna()]
+
+
+def matrix_columns(cells: pd.DataFrame) -> list[MatrixColumn]:
+    """Table 3's columns: Clean and each attack at its main eps, in the paper's order."""
+    cells = oblivious_cells(cells)
+    attacks = cells.drop_duplicates("attack")[["attack", "attack_base", "column"]]
+    own = set(attacks.loc[attacks["attack"] == attacks["attack_base"], "attack_base"])
+    kept = attacks[(attacks["attack"] == attacks["attack_base"]) | ~attacks["attack_base"].isin(own)]
+    eps = main_eps(cells[cells["attack"].isin(kept["attack"])])
+    columns = [MatrixColumn(a, b, name, eps[a]) for a, b, name in kept.itertuples(index=False)]
+    return sorted(columns, key=lambda c: (column_rank(c.base), c.name))
+
+
+def matrix_cells(cells: pd.DataFrame, columns: list[MatrixColumn]) -> pd.DataFrame:
+    """The oblivious cells that Table 3 shows: each column's attack at its main eps."""
+    cells = oblivious_cells(cells)
+    keep = pd.Series(False, index=cells.index)
+    for column in columns:
+        keep |= (cells["attack"] == column.attack) & (cells["eps_key"] == column.eps_key)
+    return cells[keep]
+
+
+def table3(data: ReportData, dataset: str) -> ReportTable | None:
+    cells = data.cells[data.cells["dataset"] == dataset]
+    columns = matrix_columns(cells)
+    if not columns:
+        return None
+    shown = matrix_cells(cells, columns)
+    by_key = {(r.classifier, r.defense, r.attack): r for r in shown.itertuples()}
+    flags = data.flags(shown.loc[shown["status"] == DONE, "job_key"])
+    records, marks, tips = [], {}, {}
+    for position, (section, classifier, defense) in enumerate(ordered_rows(shown)):
+        record = {"Section": section, "Classifier": classifier, "Defense": defense}
+        by_base, row_flags, lacking = {}, [], []
+        for column in columns:
+            cell = by_key.get((classifier, defense, column.attack))
+            if cell is None or cell.status != DONE:
+                record[column.name] = math.nan
+                lacking.append((column.name, "not planned" if cell is None else cell.status, None))
+                if cell is not None:
+                    marks[(position, column.name)] = MISSING
+                    tips[(position, column.name)] = status_tip(cell.status, cell.error)
+                continue
+            record[column.name] = round(100 * cell.accuracy, 2)
+            by_base[column.base] = min(by_base.get(column.base, math.inf), 100 * cell.accuracy)
+            row_flags.append(flags[cell.job_key])
+        record[WORST_PAPER] = paper_worst(by_base)
+        record[WORST_EXAMPLE] = 100 * per_example_worst(row_flags) if row_flags else math.nan
+        record[MISSING_COLUMN] = lacking_summary(lacking)
+        if lacking:
+            for name in (WORST_PAPER, WORST_EXAMPLE):
+                marks[(position, name)] = PARTIAL
+                tips[(position, name)] = f"upper bound; no result ({record[MISSING_COLUMN]})"
+        records.append(record)
+    frame = pd.DataFrame(records)
+    _add_gains(frame)
+    if not frame[MISSING_COLUMN].any():
+        frame = frame.drop(columns=MISSING_COLUMN)
+    numeric = [c.name for c in columns] + [WORST_PAPER, WORST_EXAMPLE]
+    frame[[WORST_PAPER, WORST_EXAMPLE]] = frame[[WORST_PAPER, WORST_EXAMPLE]].round(2)
+    marks = {**best_marks(frame, "Classifier", numeric), **marks}
+    eps_note = "; ".join(f"{c.name} at eps {c.eps_key}" for c in columns if c.base != CLEAN)
+    note = (f"Accuracy (%) on the first n test examples; the attack sees the base classifier only (oblivious) and the "
+            f"defense purifies afterwards. {eps_note}. Worst (paper): the minimum over Clean, PGD, C&W, DF and MIM as in "
+            f"the paper's Table 3. Worst (per example): examples correct under every column of the row. Gain: Worst (paper) "
+            f"against 'none' on the same classifier. Bold: best of its classifier's block.")
+    return ReportTable(slug(dataset, "table3"), "Table 3: robust accuracy per attack (oblivious threat)", note, frame,
+                       marks, tips, section="Section")
+
+
+def _add_gains(frame: pd.DataFrame) -> None:
+    """Gain of Worst (paper) over the 'none' row of the same classifier (no columns when there is no 'none')."""
+    baseline = frame[frame["Defense"] == NONE_STACK].set_index("Classifier")[WORST_PAPER]
+    if baseline.empty:
+        return
+    gains = [gain(w, baseline.get(c, math.nan)) if d != NONE_STACK else (math.nan, math.nan)
+             for c, d, w in zip(frame["Classifier"], frame["Defense"], frame[WORST_PAPER])]
+    frame[GAIN_POINTS] = [round(p, 2) for p, _ in gains]
+    frame[GAIN_PERCENT] = [round(q, 2) for _, q in gains]
+
+
+def table1(matrix: ReportTable, dataset: str) -> ReportTable:
+    """Worst (paper) with a row per defense stack and a column per classifier, stand-alone then add-on (Table 1)."""
+    frame = matrix.frame
+    pivot = frame.pivot_table(index="Defense", columns="Classifier", values=WORST_PAPER, sort=False, dropna=False)
+    stand_alone = list(dict.fromkeys(frame.loc[frame["Section"] == STAND_ALONE, "Classifier"]))
+    add_on = list(dict.fromkeys(frame.loc[frame["Section"] == ADD_ON, "Classifier"]))
+    pivot = pivot.reindex(index=list(dict.fromkeys(frame["Defense"])), columns=stand_alone + add_on)
+    table = pivot.reset_index()
+    groups = (("", 1),) + tuple((name, len(cols)) for name, cols in ((STAND_ALONE, stand_alone), (ADD_ON, add_on)) if cols)
+    marks = best_marks(table.assign(_all=0), "_all", stand_alone + add_on)
+    partial = {(frame.at[i, "Defense"], frame.at[i, "Classifier"]) for (i, c), m in matrix.marks.items()
+               if c == WORST_PAPER and m == PARTIAL}
+    for (defense, classifier) in partial:
+        marks[(table.index[table["Defense"] == defense][0], classifier)] = PARTIAL
+    note = ("Worst (paper) of Table 3 (%), the minimum over Clean, PGD, C&W, DF and MIM, for each classifier: a purifier on a "
+            "naturally trained classifier stands alone, on an adversarially trained one it is an add-on. "
+            "Bold: best defense for the classifier.")
+    return ReportTable(slug(dataset, "table1"), "Table 1: worst-case robust accuracy, stand-alone and add-on", note, table,
+                       marks, column_groups=groups)

@@ -1,0 +1,63 @@
+"""How results are named in a report: attack columns, classifiers, stand-alone vs add-on, safe file names.
+
+Names come from specs and plugins, so they are data: they are shown as text
+(the templates escape them) and never used as file names without ``slug``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+CLEAN = "clean"
+NONE_STACK = "none"
+NATURAL = "natural"
+# The paper's column names, in Table 3's order; AutoAttack as in its Table 13.
+ATTACK_NAMES = {"clean": "Clean", "pgd": "PGD", "cw": "C&W", "deepfool": "DF", "mim": "MIM", "autoattack": "AutoAttack",
+                "square": "Square", "ssp": "SSP"}
+COLUMN_ORDER = ("clean", "pgd", "cw", "deepfool", "mim", "autoattack")
+PAPER_WORST_BASES = frozenset({"clean", "pgd", "cw", "deepfool", "mim"})  # Table 3's "Worst": Clean, PGD, C&W, DF, MIM
+STAND_ALONE = "Stand-alone (natural training)"
+ADD_ON = "Add-on (adversarially trained)"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+SLUG_LENGTH = 60
+
+
+def attack_column(label: str, base: str) -> str:
+    """``PGD`` for the registered pgd; ``pgd100 (PGD)`` for a variant of it."""
+    name = ATTACK_NAMES.get(base, base)
+    return name if label == base else f"{label} ({name})"
+
+
+def column_rank(base: str) -> int:
+    """Table 3's column order; attacks the paper does not name come after AutoAttack."""
+    return COLUMN_ORDER.index(base) if base in COLUMN_ORDER else len(COLUMN_ORDER)
+
+
+def section_of(recipe_base: str) -> str:
+    """Table 1's grouping: a purifier on a naturally trained classifier stands alone, else it is an add-on."""
+    return STAND_ALONE if recipe_base == NATURAL else ADD_ON
+
+
+def slug(*parts: str) -> str:
+    """A file name stem made of ``parts``: safe characters only, short, and distinct for distinct inputs."""
+    text = "-".join(parts)
+    safe = _UNSAFE.sub("-", text).strip("-.")[:SLUG_LENGTH] or "x"
+    if safe == text:
+        return safe
+    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def anchor(*parts: str) -> str:
+    """An HTML id: a slug that starts with a letter."""
+    return "s-" + slug(*parts)
+
+
+def mathtext_safe(text: str) -> str:
+    """Text for matplotlib: a ``$`` would start mathtext, so it is escaped."""
+    return text.replace("$", r"\$")
+
+
+def eps_text(eps: float) -> str:
+    return f"{eps:g}"

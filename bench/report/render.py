@@ -1,0 +1,96 @@
+"""``render_report``: a results database -> a folder with index.html, its PNG figures and every table
+as CSV, Markdown and LaTeX, viewable offline (inline CSS, no script, nothing fetched).
+
+The report is rendered from the database alone: no artifact, model or dataset
+is loaded, so it works on a machine that never ran the matrix, and on a run
+that is still going (what is missing is marked).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bench.atomic import write_text_atomic
+from bench.report.adaptive import table_adaptive
+from bench.report.blackbox import table4
+from bench.report.figures import lambda_figure, sweep_figure
+from bench.report.load import ReportData, load_report_data
+from bench.report.matrix import table1, table3
+from bench.report.model import DatasetSection, ReportFigure, ReportTable
+from bench.report.names import anchor, slug
+from bench.report.provenance import provenance
+from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
+from bench.report.table_files import FORMATS, write_table_files
+from bench.report.timing import classifiers_table, table2
+from bench.report.view import html_columns, html_rows, numeric_columns
+
+REPORTS_DIR = Path("reports")
+TEMPLATE = "report.html.j2"
+
+
+def default_out_dir(run_name: str) -> Path:
+    """``reports/<run name>/`` (the name made safe for a path)."""
+    return REPORTS_DIR / slug(run_name)
+
+
+def _with_figures(tables: list[ReportTable], out_dir: Path) -> list[ReportTable | ReportFigure | None]:
+    """Each sweep table preceded by its figure, when it has one."""
+    return [item for table in tables for item in (sweep_figure(table, out_dir), table)]
+
+
+def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSection:
+    """The tables and figures of one dataset, in the order the paper presents them."""
+    section = DatasetSection(dataset, anchor(dataset))
+    matrix = table3(data, dataset)
+    if matrix is not None:
+        section.add(table1(matrix, dataset), matrix)
+    section.add(lambda_figure(data, dataset, out_dir), lambda_sweep(data, dataset))
+    section.add(table4(data, dataset), table_adaptive(data, dataset), table2(data, dataset), classifiers_table(data, dataset))
+    section.add(*_with_figures(attack_eps_sweeps(data, dataset), out_dir), *attack_variant_sweeps(data, dataset))
+    if matrix is not None:
+        section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset), out_dir))
+    return section
+
+
+def _table_context(table: ReportTable, files: dict[str, str]) -> dict[str, Any]:
+    return {"kind": "table", "id": f"t-{table.key}", "title": table.title, "note": table.note, "columns": html_columns(table), "numeric": numeric_columns(table),
+            "column_groups": table.column_groups, "rows": html_rows(table),
+            "files": [(FORMATS[ext], name) for ext, name in files.items()]}
+
+
+def _figure_context(figure: ReportFigure) -> dict[str, Any]:
+    return {"kind": "figure", "id": f"f-{slug(figure.name)}", "title": figure.title, "caption": figure.caption,
+            "src": figure.name}
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("bench.report", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_report(results_path: Path | str, out_dir: Path | str | None = None) -> Path:
+    """Render the report of the results database at ``results_path``; returns the path of its index.html.
+
+    ``out_dir`` defaults to ``reports/<run name>/``.  Files of the same names
+    are replaced; nothing else in the folder is touched.
+    """
+    data = load_report_data(results_path)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(data.run["name"])
+    out.mkdir(parents=True, exist_ok=True)
+    sections = [dataset_section(data, dataset, out) for dataset in data.datasets()]
+    info = provenance(data)
+
+    def context(item: ReportTable | ReportFigure) -> dict[str, Any]:
+        return _table_context(item, write_table_files(item, out)) if isinstance(item, ReportTable) else _figure_context(item)
+
+    page = _environment().get_template(TEMPLATE).render(
+        run=info, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        sections=[{"dataset": s.dataset, "id": s.anchor, "items": [context(i) for i in s.items]} for s in sections],
+        provenance_tables=[context(t) for t in (info.jobs, info.missing, info.sessions) if t is not None])
+    index = out / "index.html"
+    write_text_atomic(index, page)
+    return index

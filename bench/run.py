@@ -1,0 +1,119 @@
+"""Running a spec end to end: plan, open the store, execute what is not done, summarise.
+
+This is the one code path for the matrix: the CLI's ``run`` and main job call
+``run_spec``, and so may any Python entry point built on the planner.
+Everything a user can get wrong (the spec, the device, a missing Ray, a
+results database of another spec) is checked before the store is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from bench.data import DatasetSplits
+from bench.device import resolve_device
+from bench.executors import make_executor
+from bench.jobs import Job, Outcome, Status
+from bench.paths import cache_root
+from bench.plan import Plan, build_plan
+from bench.run_context import ContextSettings
+from bench.run_progress import Progress
+from bench.run_provenance import code_revision, versions
+from bench.run_schedule import Schedule
+from bench.spec import Spec
+from bench.store import Store, check_resumable, done_keys, job_rows
+
+RESULTS_DIR = Path("results")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    results: Path | None = None  # default results/<spec name>.sqlite
+    executor: str = "local"
+    ray_address: str | None = None
+    dry_run: bool = False
+    threads: int | None = None  # torch intra-op threads (None: torch's default)
+    progress: bool = True
+    argv: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    path: Path
+    plan: Plan
+    statuses: Counter = field(default_factory=Counter)  # over the plan's jobs: done, failed, skipped, pending
+    failures: tuple[tuple[str, str], ...] = ()  # (job label, first line of its error)
+    ran: int = 0  # jobs run by this invocation
+
+    @property
+    def ok(self) -> bool:
+        return self.statuses.get(Status.DONE.value, 0) == len(self.plan.jobs)
+
+
+def results_path(spec: Spec, results: Path | str | None) -> Path:
+    return Path(results) if results is not None else RESULTS_DIR / f"{spec.name}.sqlite"
+
+
+class _StoreHooks:
+    """The driver's side of an executor: write each outcome to the store and move the progress bar."""
+
+    def __init__(self, store: Store, progress: Progress) -> None:
+        self.store, self.progress, self.ran = store, progress, 0
+
+    def is_done(self, key: str) -> bool:
+        return self.store.is_done(key)
+
+    def started(self, job: Job) -> None:
+        self.progress.started(job)
+
+    def finished(self, job: Job, outcome: Outcome) -> None:
+        self.store.record(job, outcome)
+        self.ran += outcome.status is not Status.SKIPPED
+        self.progress.finished(job, outcome)
+
+
+def _summary(path: Path, plan: Plan, ran: int) -> RunSummary:
+    rows = [r for r in job_rows(path) if r["key"] in plan.jobs]
+    failures = tuple((r["label"], (r["error"] or "").splitlines()[0]) for r in rows if r["status"] == Status.FAILED.value)
+    return RunSummary(path, plan, Counter(r["status"] for r in rows), failures, ran)
+
+
+def run_spec(spec: Spec, options: RunOptions = RunOptions(),
+             datasets: Mapping[str, DatasetSplits] | None = None) -> RunSummary:
+    """Run (or resume) ``spec`` into its results database; with ``dry_run`` only plan it.
+
+    ``datasets`` may hold splits already loaded (by name), to spare loading them again.
+    """
+    path = results_path(spec, options.results)
+    check_resumable(path, spec.digest())
+    if options.dry_run:
+        plan = build_plan(spec, datasets)
+        return RunSummary(path, plan, Counter({Status.DONE.value: len(done_keys(path) & plan.jobs.keys())}))
+    device = resolve_device(spec.device)
+    executor = make_executor(options.executor, options.ray_address)
+    plan = build_plan(spec, datasets)
+    store = Store(path)
+    try:
+        store.register_run(name=spec.name, spec_digest=spec.digest(), spec_json=json.dumps(spec.identity(), default=str),
+                           spec_text=spec.text, seed=spec.seed, n=spec.n, device=spec.device)
+        store.start_session(executor=options.executor, device=str(device), argv=options.argv, versions=versions(),
+                            code_revision=code_revision())
+        store.record_plan(plan.ordered())
+        schedule = Schedule(plan.ordered(), store.done_keys())
+        progress = Progress(len(schedule), enabled=options.progress)
+        hooks = _StoreHooks(store, progress)
+        settings = ContextSettings(device=spec.device, cache_root=str(cache_root()), threads=options.threads)
+        outcome = "interrupted"
+        try:
+            executor.run(schedule, settings, hooks, plan.datasets)
+            outcome = "complete"
+        finally:
+            progress.close()
+            store.finish_session(outcome)
+    finally:
+        store.close()
+    return _summary(path, plan, hooks.ran)

@@ -1,0 +1,146 @@
+"""What the jobs of one process share: loaded datasets, classifiers and fitted defense stages.
+
+Every artifact is obtained the same way, whichever job or process asks: from
+the artifact cache, or built now and cached, then read back from the cache.
+So a job that runs after a crash, in another Ray worker, or in a later run
+sees exactly the tensors an uninterrupted run saw.  The memo lives in the
+context object (one per executor process), never at module level.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+
+from bench.cache import Artifact, ArtifactCache
+from bench.classifiers import LoadedClassifier, obtain_classifier
+from bench.data import DatasetSplits, Split, load_dataset
+from bench.device import resolve_device
+from bench.jobs import ClassifierRef, CraftTask, StageRef
+
+ADVSETS = "advsets"
+DEFENSES_KIND = "defenses"
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """Picklable settings a worker needs to rebuild a context."""
+
+    device: str = "auto"
+    cache_root: str | None = None
+    threads: int | None = None  # torch intra-op threads; CPU results depend on it
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class AdvSet:
+    x_adv: torch.Tensor
+    success: torch.Tensor
+    metadata: dict[str, Any]
+    crafted_now: bool
+
+
+class RunContext:
+    def __init__(self, settings: ContextSettings, datasets: Mapping[str, DatasetSplits] | None = None) -> None:
+        self.settings = settings
+        self.device = resolve_device(settings.device)
+        self.cache = ArtifactCache(settings.cache_root)
+        if settings.threads is not None:
+            torch.set_num_threads(settings.threads)
+        self._datasets: dict[str, DatasetSplits] = dict(datasets or {})
+        self._classifiers: dict[str, LoadedClassifier] = {}
+        self._stages: dict[str, Any] = {}
+
+    def dataset(self, name: str) -> DatasetSplits:
+        if name not in self._datasets:
+            self._datasets[name] = load_dataset(name)
+        return self._datasets[name]
+
+    def test_split(self, dataset: str, n: int) -> Split:
+        return self.dataset(dataset).test.head(n)
+
+    def classifier(self, ref: ClassifierRef) -> LoadedClassifier:
+        """The frozen classifier ``ref``: cached, or trained now and cached."""
+        if ref.key not in self._classifiers:
+            loaded = obtain_classifier(ref.cid(), data=self.dataset(ref.dataset), device=self.device, cache=self.cache,
+                                       progress=self.settings.progress)
+            if loaded.key != ref.key:
+                raise RuntimeError(f"planned classifier key {ref.key} but obtained {loaded.key} for {ref.label()}")
+            for p in loaded.model.parameters():
+                p.requires_grad_(False)
+            self._classifiers[ref.key] = loaded
+        return self._classifiers[ref.key]
+
+    def stage(self, ref: ClassifierRef, stage: StageRef, seed: int) -> tuple[Any, dict[str, Any], bool]:
+        """The defense stage attached to ``ref``, its fitted state loaded; returns (defense, metadata, fitted_now)."""
+        from defenses import DEFENSES, FitContext
+        from defenses.timing import time_fit
+
+        if stage.key in self._stages:
+            return self._stages[stage.key]
+        ctx = FitContext(classifier=self.classifier(ref).model, train=self.dataset(ref.dataset).train, dataset=ref.dataset,
+                         device=self.device, seed=seed, progress=self.settings.progress)
+        metadata: dict[str, Any] = {}
+        fitted_now = False
+        if stage.needs_fit:
+            artifact = self.cache.load(DEFENSES_KIND, stage.key)
+            if artifact is None:
+                trainee = DEFENSES.create(stage.base, **stage.params)
+                seconds = time_fit(trainee, ctx)
+                artifact = self._save_and_reload(DEFENSES_KIND, stage.key, trainee.state_dict(),
+                                                 {"defense": stage.label, "base": stage.base, "classifier": ref.label(),
+                                                  "fit_seconds": seconds, "device": str(self.device),
+                                                  "identity": trainee.identity()})
+                fitted_now = True
+            metadata = artifact.metadata
+        defense = DEFENSES.create(stage.base, **stage.params)
+        defense.attach(ctx)
+        if stage.needs_fit:
+            defense.load_state_dict({k: v.to(self.device) for k, v in artifact.tensors.items()})
+        defense.to(self.device)
+        self._stages[stage.key] = (defense, metadata, fitted_now)
+        return self._stages[stage.key]
+
+    def stack(self, ref: ClassifierRef, stages: tuple[StageRef, ...], seed: int):  # -> defenses.Stack
+        from defenses import Stack
+
+        return Stack([(s.label, self.stage(ref, s, seed)[0]) for s in stages])
+
+    def advset(self, task: CraftTask) -> AdvSet:
+        """The adversarial set of ``task``: cached, or crafted now and cached."""
+        artifact = self.cache.load(ADVSETS, task.key)
+        crafted_now = artifact is None
+        if artifact is None:
+            x_adv, success, seconds = self._craft(task)
+            artifact = self._save_and_reload(ADVSETS, task.key, {"x_adv": x_adv, "success": success.to(torch.uint8)},
+                                             {"attack": task.attack.label, "threat": task.threat.label, "eps": task.eps,
+                                              "lam": task.lam, "target": task.target.label(), "craft_seconds": seconds,
+                                              "device": str(self.device)})
+        return AdvSet(artifact.tensors["x_adv"], artifact.tensors["success"].bool(), artifact.metadata, crafted_now)
+
+    def _save_and_reload(self, kind: str, key: str, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> Artifact:
+        """Save, then use what the cache holds (the saved tensors, should another process be replacing the files)."""
+        self.cache.save(kind, key, tensors, metadata)
+        return self.cache.load(kind, key) or Artifact({k: v.detach().cpu() for k, v in tensors.items()}, metadata)
+
+    def _craft(self, task: CraftTask) -> tuple[torch.Tensor, torch.Tensor, float]:
+        from attacks import ATTACKS, craft
+
+        model = self.classifier(task.target).model
+        stack = self.stack(task.target, task.stack, task.seed) if task.stack is not None else None
+        attack = ATTACKS.create(task.attack.base, **task.attack.params)
+        split = self.test_split(task.target.dataset, task.n)
+        generator = torch.Generator(device=self.device).manual_seed(task.seed)
+        begin = time.perf_counter()
+        xs, successes = [], []
+        for i in range(0, len(split), task.batch_size):
+            x = split.x[i : i + task.batch_size].to(self.device)
+            y = split.y[i : i + task.batch_size].to(self.device)
+            result = craft(task.threat.model, attack, model, stack, x, y, task.eps, lam=task.lam, generator=generator,
+                           **task.threat.params)
+            xs.append(result.x_adv.detach().cpu())
+            successes.append(result.success.cpu())
+        return torch.cat(xs), torch.cat(successes), time.perf_counter() - begin

@@ -1,0 +1,504 @@
+"""Experiment specs: a TOML file (or CLI flags) describing a matrix, validated before any work.
+
+A spec names the axes of the matrix and, optionally, parameters of each
+component.  Every name is checked against its registry, every parameter by
+building the component once, so a typo fails in a second with a message naming
+the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format::
+
+    name = "quick"                 # results/<name>.sqlite; default: the file's stem
+    seed = 0                       # classifiers, defense fits and attacks
+    n = 300                        # the first n test examples (default: all)
+    device = "auto"                # auto | cpu | cuda
+    batch_size = 500               # attack and evaluation batches
+
+    datasets = ["mnist5k"]         # axes; each a list (or one string)
+    archs = ["smallcnn"]
+    recipes = ["natural", "madry"]
+    defenses = ["none", "aid", "pixeldefend+aid"]   # stacks: stages joined by '+'
+    attacks = ["pgd", "cw"]
+    threats = ["oblivious"]        # oblivious auxaware adaptive blackbox transfer
+    eps = [0.3, "8/255"]           # default: the attack's preset for the dataset
+    lam = [0.0, 0.5, 1.0]          # auxaware only; default 0, 0.1, ..., 1
+    sources = ["same", "vgg19"]    # transfer only; see bench.plan_sources
+
+    [recipe_params.natural]        # parameters per component name
+    epochs = 2
+    [attack_params.cw]
+    steps = 100
+    eps = 2.0                      # an attack's own eps list beats the top-level one
+    [attack_params.pgd100]         # a variant: its own name, "use" picks the algorithm
+    use = "pgd"
+    steps = 100
+    [defense_params.aid]
+    steps = 10
+    [threat_params.adaptive_bpda]  # threat variants take gradient / eot_samples
+    use = "adaptive"
+    gradient = "bpda"
+
+    [[matrix]]                     # optional blocks: each a cross product of the axes,
+    attacks = ["pgd"]              # any axis not set in a block comes from the top level
+    threats = ["auxaware"]
+
+eps resolution, most specific first: the block's ``eps`` (or ``--eps``), the
+attack's ``eps`` in ``attack_params``, the top-level ``eps``, the attack's
+preset for the dataset (``attacks.attack_preset``).  A clean column
+(pseudo-attack ``clean``: no perturbation) is evaluated for every stack.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from bench.device import DEVICE_CHOICES
+from bench.errors import UnknownNameError, UserError
+from bench.hashing import content_key
+from bench.plan_sources import TransferSource, parse_source
+from bench.registry import Registry
+
+CLEAN = "clean"
+USE = "use"
+DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
+DEFAULT_BATCH_SIZE = 500
+ZOO_PREFIX = "robustbench:"
+PRETRAINED = "pretrained"  # the recipe of zoo archs
+
+AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
+AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
+                                       "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
+SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int}
+COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
+TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, "matrix")
+THREAT_PARAMS = ("gradient", "eot_samples")
+_LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class SpecError(UserError, ValueError):
+    """A spec that cannot be run; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named recipe, defense, attack or threat: a registered ``base`` with parameters."""
+
+    label: str
+    base: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One cross product of the matrix; ``eps`` None means per-attack defaults."""
+
+    datasets: tuple[str, ...]
+    archs: tuple[str, ...]
+    recipes: tuple[str, ...]
+    defenses: tuple[str, ...]
+    attacks: tuple[str, ...]
+    threats: tuple[str, ...]
+    eps: tuple[float, ...] | None
+    lam: tuple[float, ...]
+    sources: tuple[TransferSource, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    description: str
+    seed: int
+    n: int | None
+    device: str
+    batch_size: int
+    blocks: tuple[Block, ...]
+    recipes: dict[str, Component]
+    defenses: dict[str, Component]  # defense stage labels
+    attacks: dict[str, Component]
+    threats: dict[str, Component]
+    attack_eps: dict[str, tuple[float, ...]]
+    default_eps: tuple[float, ...] | None
+    text: str = ""  # the TOML it came from, for provenance
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the results (not the name, description or file text)."""
+        return {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size,
+                "blocks": [asdict(b) for b in self.blocks], "default_eps": self.default_eps, "attack_eps": self.attack_eps,
+                **{kind: {k: asdict(c) for k, c in getattr(self, kind).items()}
+                   for kind in ("recipes", "defenses", "attacks", "threats")}}
+
+    def digest(self) -> str:
+        return content_key(self.identity())
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_spec(path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None,
+              assignments: Sequence[str] = (), name: str | None = None) -> Spec:
+    """The validated spec from ``path`` (or from defaults), with ``--set`` assignments and flag overrides.
+
+    When flags or assignments change a spec and no ``name`` is given, the name
+    gets a short digest suffix so the changed matrix has a results database of its own.
+    """
+    text = ""
+    default_name = "adhoc"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError(f"spec file {path} does not exist; give the path of a .toml experiment spec (see configs/)")
+        text = path.read_text()
+        default_name = path.stem
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc})") from exc
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    for assignment in assignments:
+        apply_assignment(doc, assignment)
+    apply_overrides(doc, overrides)
+    spec = parse_spec(doc, text=text, default_name=default_name)
+    if name is not None:
+        return replace(spec, name=_check_name(name, "--name"))
+    if overrides.keys() - {"name"} or assignments:
+        return replace(spec, name=f"{spec.name}-{spec.digest()[:8]}")
+    return spec
+
+
+def apply_assignment(doc: dict[str, Any], assignment: str) -> None:
+    """``--set attack_params.pgd.steps=3``: a dotted key and a TOML value (a bare word is a string)."""
+    key, sep, raw = assignment.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise SpecError(f"bad --set {assignment!r}; write KEY=VALUE with a dotted key, e.g. attack_params.pgd.steps=3")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    table = doc
+    for part in parts[:-1]:
+        table = table.setdefault(part, {})
+        if not isinstance(table, dict):
+            raise SpecError(f"--set {assignment!r}: {part!r} is not a table")
+    table[parts[-1]] = value
+
+
+def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Flags replace a key at the top level and in every matrix block (``--eps`` also each attack's own eps)."""
+    for key, value in overrides.items():
+        doc[key] = value
+        nested = [*doc.get("matrix", []), *(doc.get("attack_params", {}).values() if key == "eps" else ())]
+        for table in nested:
+            if isinstance(table, dict):
+                table.pop(key, None)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "adhoc") -> Spec:
+    """Validate a parsed TOML document into a ``Spec`` (raises ``SpecError`` naming the fix)."""
+    from attacks import ATTACKS
+    from bench.recipes import RECIPES
+    from defenses import DEFENSES
+
+    _check_keys(doc, TOP_KEYS, "the spec")
+    scalars = {k: _scalar(doc[k], k, t) for k, t in SCALARS.items() if k in doc}
+    name = _check_name(scalars.get("name", default_name), "name")
+    n = scalars.get("n")
+    if n is not None and n < 1:
+        raise SpecError(f"n must be a positive number of test examples, got {n}")
+    seed = scalars.get("seed", 0)
+    if seed < 0:
+        raise SpecError(f"seed must be >= 0, got {seed}")
+    device = scalars.get("device", "auto")
+    if device not in DEVICE_CHOICES:
+        raise SpecError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {device!r}")
+    batch_size = scalars.get("batch_size", DEFAULT_BATCH_SIZE)
+    if batch_size < 1:
+        raise SpecError(f"batch_size must be >= 1, got {batch_size}")
+
+    recipes = _components(doc, "recipe_params", RECIPES)
+    defenses = _components(doc, "defense_params", DEFENSES)
+    attacks = _components(doc, "attack_params", ATTACKS)
+    threats = _threat_components(doc)
+    attack_eps = {label: _numbers(c.params.pop("eps"), f"attack_params.{label}.eps", 0.0, math.inf)
+                  for label, c in attacks.items() if "eps" in c.params}
+    if CLEAN in attacks:
+        raise SpecError(f"'{CLEAN}' is reserved for the unperturbed column every stack gets; rename attack_params.{CLEAN}")
+
+    blocks_doc = doc.get("matrix", [{}])
+    if not isinstance(blocks_doc, list) or not blocks_doc or not all(isinstance(b, dict) for b in blocks_doc):
+        raise SpecError("matrix must be an array of tables ([[matrix]] blocks), each setting some of: " + ", ".join(AXES))
+    blocks = []
+    for i, block_doc in enumerate(blocks_doc):
+        where = f"[[matrix]] block {i + 1}" if "matrix" in doc else "the spec"
+        _check_keys(block_doc, AXES, where)
+        inherited = {k: doc[k] for k in AXES if k in doc and k != "eps"}  # top-level eps ranks below an attack's own
+        blocks.append(_block({**inherited, **block_doc}, where, recipes, defenses, attacks, threats))
+    spec = Spec(name=name, description=scalars.get("description", ""), seed=seed, n=n, device=device,
+                batch_size=batch_size, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
+                threats=threats, attack_eps=attack_eps,
+                default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text)
+    _check_constructible(spec)
+    return spec
+
+
+def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], defenses: dict[str, Component],
+           attacks: dict[str, Component], threats: dict[str, Component]) -> Block:
+    from attacks import ATTACKS
+    from bench.data import DATASETS, parse_dataset_name
+    from bench.models import ARCHS
+    from bench.recipes import RECIPES
+    from defenses import DEFENSES, parse_stack
+
+    axes = {k: _str_list(doc.get(k, AXIS_DEFAULTS.get(k, [])), f"{k} in {where}") for k in AXIS_DEFAULTS}
+    for dataset in axes["datasets"]:
+        _lookup(DATASETS, parse_dataset_name(dataset)[0], f"datasets in {where}")
+    for arch in axes["archs"]:
+        if not arch.startswith(ZOO_PREFIX):
+            _lookup(ARCHS, arch, f"archs in {where}")
+    for recipe in axes["recipes"]:
+        if recipe != PRETRAINED:  # zoo archs (robustbench:NAME) come trained
+            _component(recipes, recipe, RECIPES, f"recipes in {where}")
+    for stack in axes["defenses"]:
+        try:
+            stages = parse_stack(stack)
+        except UserError as exc:
+            raise SpecError(f"defenses in {where}: {exc}") from None
+        for stage in stages:
+            _component(defenses, stage, DEFENSES, f"defense stack {stack!r} in {where}")
+    for attack in axes["attacks"]:
+        if attack == CLEAN:
+            raise SpecError(f"attacks in {where}: '{CLEAN}' is evaluated for every stack anyway; remove it")
+        _component(attacks, attack, ATTACKS, f"attacks in {where}")
+    models = {}
+    for threat in axes["threats"]:
+        models[threat] = _threat(threats, threat, f"threats in {where}").base
+    sources = tuple(_source(s, recipes, where) for s in _str_list(doc.get("sources", []), f"sources in {where}", empty=True))
+    if "transfer" in models.values() and not sources:
+        raise SpecError(f"the transfer threat in {where} needs sources, e.g. sources = [\"same\", \"vgg19\"] or --source same,vgg19")
+    eps = _numbers(doc["eps"], f"eps in {where}", 0.0, math.inf) if "eps" in doc else None
+    lam = _numbers(doc["lam"], f"lam in {where}", 0.0, 1.0) if "lam" in doc else DEFAULT_LAMBDAS
+    block = Block(**{k: tuple(v) for k, v in axes.items()}, eps=eps, lam=lam, sources=sources)
+    _check_pairs(block, models, attacks, where)
+    if "auxaware" in models.values():
+        _check_aux_loss(block, defenses, where)
+    return block
+
+
+def _check_aux_loss(block: Block, defenses: Mapping[str, Component], where: str) -> None:
+    """The auxaware threat needs, in every stack, a stage with an auxiliary loss (eq. 2's L_D)."""
+    from defenses import DEFENSES, Defense, parse_stack
+
+    for stack in block.defenses:
+        stages = [defenses.get(label, Component(label, label)) for label in parse_stack(stack)]
+        if not any(type(_construct(DEFENSES, c, "defense")).aux_loss is not Defense.aux_loss for c in stages):
+            raise SpecError(f"{where}: the auxaware threat needs a stage with an auxiliary loss (e.g. aid), and stack "
+                            f"{stack!r} has none; give this block defenses such as [\"aid\"]")
+
+
+def _check_pairs(block: Block, models: Mapping[str, str], attacks: Mapping[str, Component], where: str) -> None:
+    """Refuse attack/threat pairs the threat model cannot run (known before any work)."""
+    from attacks import ATTACKS
+    from attacks.iterative import IterativeAttack
+
+    rules: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "blackbox": (lambda a: a.score_based, "the blackbox threat allows score-based attacks only (square)"),
+        "auxaware": (lambda a: isinstance(a, IterativeAttack), "the auxaware threat runs on the iterative engine (pgd, mim)"),
+    }
+    for label in block.attacks:
+        comp = attacks.get(label, Component(label, label))
+        instance = _construct(ATTACKS, comp, "attack")
+        for threat, model in models.items():
+            ok, why = rules.get(model, (lambda a: True, ""))
+            if not ok(instance):
+                raise SpecError(f"{where}: attack {label!r} with threat {threat!r}: {why}; put it in a [[matrix]] block of its own")
+
+
+def _check_constructible(spec: Spec) -> None:
+    """Build each component once so that a bad parameter fails now."""
+    from attacks import ATTACKS
+    from bench.recipes import RECIPES
+    from defenses import DEFENSES
+
+    datasets = sorted({d for b in spec.blocks for d in b.datasets})
+    used_recipes = {r for b in spec.blocks for r in b.recipes} | {s.recipe for b in spec.blocks for s in b.sources if s.recipe}
+    used_recipes.discard(PRETRAINED)
+    for label in sorted(used_recipes | spec.recipes.keys()):
+        comp = spec.recipes.get(label, Component(label, label))
+        for dataset in datasets:
+            try:
+                RECIPES.get(comp.base)(dataset, **comp.params)
+            except (TypeError, UserError) as exc:
+                raise SpecError(f"recipe_params.{label} on {dataset}: {exc}") from None
+    for comp in spec.defenses.values():
+        _construct(DEFENSES, comp, "defense")
+    for comp in spec.attacks.values():
+        _construct(ATTACKS, comp, "attack")
+
+
+def _construct(registry: Registry, comp: Component, kind: str) -> Any:
+    try:
+        return registry.get(comp.base)(**comp.params)
+    except (TypeError, UserError) as exc:
+        raise SpecError(f"{kind}_params.{comp.label} (a {comp.base!r} {kind}): {exc}") from None
+
+
+def _components(doc: Mapping[str, Any], table: str, registry: Registry) -> dict[str, Component]:
+    entries = doc.get(table, {})
+    if not isinstance(entries, dict):
+        raise SpecError(f"{table} must be a table of tables, e.g. [{table}.NAME] with parameters below it")
+    components = {}
+    for label, params in entries.items():
+        where = f"{table}.{label}"
+        if not isinstance(params, dict):
+            raise SpecError(f"{where} must be a table of parameters, e.g. [{where}] then key = value lines")
+        _check_label(label, where)
+        params = dict(params)
+        base = params.pop(USE, label)
+        _lookup(registry, base, where)
+        components[label] = Component(label, base, params)
+    return components
+
+
+def _threat_components(doc: Mapping[str, Any]) -> dict[str, Component]:
+    from attacks.pipeline import GradientMode, check_eot_samples
+    from attacks.threats import ThreatModel
+
+    entries = doc.get("threat_params", {})
+    if not isinstance(entries, dict):
+        raise SpecError("threat_params must be a table of tables, e.g. [threat_params.adaptive] with gradient = \"bpda\"")
+    checks: dict[str, Callable[[Any], Any]] = {"gradient": GradientMode.coerce, "eot_samples": check_eot_samples}
+    components = {}
+    for label, params in entries.items():
+        where = f"threat_params.{label}"
+        if not isinstance(params, dict):
+            raise SpecError(f"{where} must be a table of parameters")
+        _check_label(label, where)
+        params = dict(params)
+        base = params.pop(USE, label)
+        try:
+            ThreatModel.coerce(base)
+        except UserError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+        _check_keys(params, THREAT_PARAMS + (USE,), where)
+        for key, value in params.items():
+            try:
+                checks[key](value)
+            except UserError as exc:
+                raise SpecError(f"{where}.{key}: {exc}") from None
+        components[label] = Component(label, base, params)
+    return components
+
+
+def _threat(threats: Mapping[str, Component], label: str, where: str) -> Component:
+    from attacks.threats import ThreatModel
+
+    if label in threats:
+        return threats[label]
+    try:
+        return Component(label, ThreatModel.coerce(label).value)
+    except UserError as exc:
+        raise SpecError(f"{where}: {exc} (or define a variant under [threat_params.{label}])") from None
+
+
+def _component(components: Mapping[str, Component], label: str, registry: Registry, where: str) -> None:
+    if label not in components:
+        _lookup(registry, label, where)
+
+
+def _lookup(registry: Registry, name: str, where: str) -> None:
+    try:
+        registry.get(name)
+    except UnknownNameError as exc:
+        raise SpecError(f"{where}: {exc}. A name provided by a plugin needs that plugin installed "
+                        f"(entry-point group {registry.group})") from None
+
+
+def _source(text: str, recipes: Mapping[str, Component], where: str) -> TransferSource:
+    from bench.models import ARCHS
+    from bench.recipes import RECIPES
+
+    try:
+        source = parse_source(text)
+    except UserError as exc:
+        raise SpecError(f"sources in {where}: {exc}") from None
+    if source.arch is not None and not source.arch.startswith(ZOO_PREFIX):
+        _lookup(ARCHS, source.arch, f"transfer source {text!r} in {where}")
+    if source.recipe is not None:
+        _component(recipes, source.recipe, RECIPES, f"transfer source {text!r} in {where}")
+    return source
+
+
+# ---------------------------------------------------------------- small checks
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SpecError(f"unknown key {key!r} in {where}; {hint}valid keys: {', '.join(allowed)}")
+
+
+def _check_label(label: str, where: str) -> None:
+    if not _LABEL.match(label) or label == CLEAN:
+        raise SpecError(f"{where}: the name {label!r} must be letters, digits, '_', '.', '-' (and not {CLEAN!r})")
+
+
+def _check_name(name: str, where: str) -> str:
+    if not isinstance(name, str) or not _LABEL.match(name):
+        raise SpecError(f"{where} {name!r} must be letters, digits, '_', '.', '-' (it names the results file)")
+    return name
+
+
+def _scalar(value: Any, key: str, kind: type) -> Any:
+    if kind is int and isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise SpecError(f"{key} must be {'an integer' if kind is int else 'a string'}, got {value!r}")
+    return value
+
+
+def _str_list(value: Any, where: str, *, empty: bool = False) -> list[str]:
+    items = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and v for v in items):
+        raise SpecError(f"{where} must be a list of names, e.g. [\"a\", \"b\"], got {value!r}")
+    if not items and not empty:
+        raise SpecError(f"{where} must not be empty")
+    duplicates = sorted({v for v in items if items.count(v) > 1})
+    if duplicates:
+        raise SpecError(f"{where} lists {duplicates} more than once")
+    return items
+
+
+def _number(value: Any, where: str) -> float:
+    """A number, or a fraction string such as ``"8/255"``."""
+    if isinstance(value, bool):
+        raise SpecError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(Fraction(value.strip()))
+        except (ValueError, ZeroDivisionError):
+            pass
+    raise SpecError(f"{where}: expected a number or a fraction such as \"8/255\", got {value!r}")
+
+
+def _numbers(value: Any, where: str, low: float, high: float) -> tuple[float, ...]:
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
+    numbers = tuple(_number(v, where) for v in items)
+    if not numbers:
+        raise SpecError(f"{where} must not be empty")
+    bad = [v for v in numbers if not (math.isfinite(v) and low <= v <= high)]
+    if bad:
+        raise SpecError(f"{where}: {bad} outside [{low}, {high}]")
+    if len(set(numbers)) != len(numbers):
+        raise SpecError(f"{where} lists a value more than once: {list(numbers)}")
+    return numbers

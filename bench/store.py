@@ -1,0 +1,287 @@
+"""The results store: one SQLite database per run (stdlib ``sqlite3``, WAL).
+
+Tables:
+
+- ``run``: one row; the spec (its TOML text and resolved form), its digest,
+  name, seed, n, device and creation date.  A database is never resumed by a
+  different spec (AutoAttack's ``EvaluationState`` rule).
+- ``sessions``: each invocation: dates, pid, host, executor, device, argv,
+  library versions, code revision, how it ended.
+- ``plan_jobs``: the jobs of the current plan (what a complete run contains;
+  a partial run's report can say what is missing).
+- ``jobs``: every finished job: status (done, failed, skipped), error,
+  seconds, dates, device, details (JSON).
+- ``results``: one row per evaluate job; ``flags``: its per-example correct
+  flags after the defense and without it, bit-packed.
+
+A job's outcome is written in one transaction (job row, result row, flags), so
+a crash leaves either all of it or none.  Primary keys make a second write of
+the same job a no-op, and a ``done`` job is never overwritten: two processes
+may run the same matrix into one database and every job appears once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from bench.errors import UserError
+from bench.jobs import EvaluateTask, Job, Outcome, Status
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 60_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS run (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL, spec_digest TEXT NOT NULL, spec_json TEXT NOT NULL, spec_text TEXT NOT NULL,
+    seed INTEGER NOT NULL, n INTEGER, device TEXT NOT NULL, created TEXT NOT NULL, schema_version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, finished TEXT, pid INTEGER, host TEXT,
+    executor TEXT, device TEXT, argv TEXT, versions_json TEXT, code_revision TEXT, outcome TEXT);
+CREATE TABLE IF NOT EXISTS plan_jobs (
+    key TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, deps_json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'skipped')), error TEXT,
+    seconds REAL, started TEXT, finished TEXT, device TEXT, session_id INTEGER, details_json TEXT);
+CREATE TABLE IF NOT EXISTS results (
+    job_key TEXT PRIMARY KEY REFERENCES jobs(key),
+    dataset TEXT NOT NULL, arch TEXT NOT NULL, recipe TEXT NOT NULL, seed INTEGER NOT NULL, defense TEXT NOT NULL,
+    attack TEXT NOT NULL, attack_base TEXT NOT NULL, threat TEXT NOT NULL, threat_model TEXT NOT NULL,
+    eps REAL NOT NULL, lam REAL, source TEXT, source_kind TEXT, source_classifier TEXT, n INTEGER NOT NULL,
+    accuracy REAL NOT NULL, accuracy_undefended REAL NOT NULL, seconds REAL NOT NULL,
+    purify_seconds_per_image REAL NOT NULL, eval_batch_size INTEGER NOT NULL, device TEXT,
+    classifier_key TEXT NOT NULL, stack_json TEXT NOT NULL, advset_key TEXT, attack_params_json TEXT,
+    threat_params_json TEXT, finished TEXT);
+CREATE TABLE IF NOT EXISTS flags (
+    job_key TEXT PRIMARY KEY REFERENCES results(job_key), n INTEGER NOT NULL,
+    correct BLOB NOT NULL, correct_undefended BLOB NOT NULL);
+"""
+
+
+class SpecMismatchError(UserError):
+    """A results database created by another spec."""
+
+
+def pack_flags(flags: np.ndarray) -> bytes:
+    return np.packbits(np.asarray(flags, dtype=bool)).tobytes()
+
+
+def unpack_flags(blob: bytes, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(blob, dtype=np.uint8), count=n).astype(bool)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def read_run(path: Path) -> dict[str, Any] | None:
+    """The ``run`` row of an existing database (None if it has none); never creates anything."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    conn = _connect(path)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='run'").fetchone():
+            return None
+        row = conn.execute("SELECT * FROM run WHERE id = 1").fetchone()
+        return dict(row) if row else None
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{path} is not a purebench results database ({exc}); pass another --results path") from None
+    finally:
+        conn.close()
+
+
+def check_resumable(path: Path, spec_digest: str) -> None:
+    """Refuse a database made by another spec, before anything is written."""
+    run = read_run(path)
+    if run is not None and run["spec_digest"] != spec_digest:
+        raise SpecMismatchError(
+            f"{path} holds run {run['name']!r} of a different spec (digest {run['spec_digest'][:12]}, this spec "
+            f"{spec_digest[:12]}); resuming it would mix matrices. Use --name or --results for a new database, or delete it")
+
+
+def done_keys(path: Path) -> set[str]:
+    """Keys of the jobs done in an existing database (empty when there is none); read-only."""
+    if read_run(path) is None:
+        return set()
+    conn = _connect(Path(path))
+    try:
+        return {r[0] for r in conn.execute("SELECT key FROM jobs WHERE status = 'done'")}
+    finally:
+        conn.close()
+
+
+class Store:
+    """A run's database, open for writing."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = _connect(self.path)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        with self.transaction() as c:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    c.execute(statement)
+        self.session_id: int | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` .. ``COMMIT``: the writer lock is taken up front, so no write is lost to a race."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- run and sessions ------------------------------------------------------
+
+    def register_run(self, *, name: str, spec_digest: str, spec_json: str, spec_text: str, seed: int, n: int | None,
+                     device: str) -> None:
+        """Record the run on first use; refuse a database made by another spec."""
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO run VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (name, spec_digest, spec_json, spec_text, seed, n, device, _now(), SCHEMA_VERSION))
+        check_resumable(self.path, spec_digest)
+
+    def start_session(self, *, executor: str, device: str, argv: Sequence[str], versions: dict[str, str],
+                      code_revision: str | None) -> int:
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO sessions (started, pid, host, executor, device, argv, versions_json, code_revision) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (_now(), os.getpid(), socket.gethostname(), executor, device, json.dumps(list(argv)),
+                             json.dumps(versions), code_revision))
+            self.session_id = int(cur.lastrowid)
+        return self.session_id
+
+    def finish_session(self, outcome: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE sessions SET finished = ?, outcome = ? WHERE id = ?", (_now(), outcome, self.session_id))
+
+    def record_plan(self, jobs: Sequence[Job]) -> None:
+        """Replace the list of planned jobs (same content when two processes run the same spec)."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM plan_jobs")
+            c.executemany("INSERT INTO plan_jobs VALUES (?, ?, ?, ?, ?)",
+                          [(j.key, i, j.kind.value, j.label, json.dumps(list(j.deps))) for i, j in enumerate(jobs)])
+
+    # -- jobs ------------------------------------------------------------------
+
+    def done_keys(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT key FROM jobs WHERE status = 'done'")}
+
+    def is_done(self, key: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM jobs WHERE key = ? AND status = 'done'", (key,)).fetchone() is not None
+
+    def record(self, job: Job, outcome: Outcome) -> None:
+        """The outcome of ``job``, its result and flags, in one transaction; a done job is never overwritten."""
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "status = excluded.status, error = excluded.error, seconds = excluded.seconds, started = excluded.started, "
+                "finished = excluded.finished, device = excluded.device, session_id = excluded.session_id, "
+                "details_json = excluded.details_json WHERE jobs.status != 'done'",
+                (job.key, job.kind.value, job.label, outcome.status.value, outcome.error, outcome.seconds, outcome.started,
+                 outcome.finished, outcome.device, self.session_id, json.dumps(outcome.details, default=str)))
+            if outcome.status is Status.DONE and outcome.result is not None and isinstance(job.task, EvaluateTask):
+                self._insert_result(c, job, outcome)
+
+    def _insert_result(self, c: sqlite3.Connection, job: Job, outcome: Outcome) -> None:
+        task: EvaluateTask = job.task  # type: ignore[assignment]
+        result = outcome.result
+        labels = asdict(task.labels)
+        n = labels["n"]
+        row = {**labels, "job_key": job.key, "accuracy": float(np.mean(result.correct)) if n else 0.0,
+               "accuracy_undefended": float(np.mean(result.correct_undefended)) if n else 0.0,
+               "seconds": outcome.seconds, "purify_seconds_per_image": result.purify_seconds / max(n, 1),
+               "eval_batch_size": task.batch_size, "device": outcome.device, "classifier_key": task.classifier.key,
+               "stack_json": json.dumps([{"label": s.label, "base": s.base, "params": s.params, "key": s.key} for s in task.stack],
+                                        default=str),
+               "advset_key": task.advset.key if task.advset else None,
+               "attack_params_json": json.dumps(task.advset.attack.params, default=str) if task.advset else None,
+               "threat_params_json": json.dumps(task.advset.threat.params, default=str) if task.advset else None,
+               "finished": outcome.finished}
+        columns = ", ".join(row)
+        c.execute(f"INSERT OR IGNORE INTO results ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+        c.execute("INSERT OR IGNORE INTO flags VALUES (?, ?, ?, ?)",
+                  (job.key, n, pack_flags(result.correct), pack_flags(result.correct_undefended)))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def open_readonly(path: Path | str) -> sqlite3.Connection:
+    path = Path(path)
+    if read_run(path) is None:
+        raise UserError(f"{path} is not a purebench results database; give the .sqlite file a run wrote (see results/)")
+    return _connect(path)
+
+
+def results_rows(path: Path | str, *, planned_only: bool = True) -> list[dict[str, Any]]:
+    """Result rows (of the current plan's jobs only, unless ``planned_only`` is False), in plan order."""
+    conn = open_readonly(path)
+    try:
+        join = "JOIN plan_jobs p ON p.key = r.job_key" if planned_only else "LEFT JOIN plan_jobs p ON p.key = r.job_key"
+        return [dict(r) for r in conn.execute(f"SELECT r.* FROM results r {join} ORDER BY p.position, r.job_key")]
+    finally:
+        conn.close()
+
+
+def flags_of(path: Path | str, job_keys: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-example (correct, correct_undefended) flags of the given evaluate jobs."""
+    conn = open_readonly(path)
+    try:
+        out = {}
+        for key in job_keys:
+            row = conn.execute("SELECT * FROM flags WHERE job_key = ?", (key,)).fetchone()
+            if row is not None:
+                out[key] = (unpack_flags(row["correct"], row["n"]), unpack_flags(row["correct_undefended"], row["n"]))
+        return out
+    finally:
+        conn.close()
+
+
+def job_rows(path: Path | str) -> list[dict[str, Any]]:
+    """Every planned job with its status (``pending`` when it has not finished yet)."""
+    conn = open_readonly(path)
+    try:
+        query = ("SELECT p.key, p.kind, p.label, COALESCE(j.status, 'pending') AS status, j.error, j.seconds, j.started, "
+                 "j.finished, j.device, j.details_json FROM plan_jobs p LEFT JOIN jobs j ON j.key = p.key ORDER BY p.position")
+        return [dict(r) for r in conn.execute(query)]
+    finally:
+        conn.close()
+
+
+def run_info(path: Path | str) -> dict[str, Any]:
+    """The run row and its sessions (provenance for reports)."""
+    conn = open_readonly(path)
+    try:
+        run = dict(conn.execute("SELECT * FROM run WHERE id = 1").fetchone())
+        run["sessions"] = [dict(r) for r in conn.execute("SELECT * FROM sessions ORDER BY id")]
+        return run
+    finally:
+        conn.close()

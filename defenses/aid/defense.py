@@ -1,0 +1,149 @@
+"""The ``aid`` defense: AID-Purifier (a discriminator on two classifier taps) as a purebench Defense.
+
+Parameters left as ``None`` take the dataset's preset at ``attach``/``fit``
+time (``defenses.aid.presets``); everything else is the paper's default.
+``purify`` is Algorithm 2, a gradient procedure, so the defense declares
+itself non-differentiable (adaptive attacks use BPDA) and ``unrollable``
+(``unrolled_purify`` is the differentiable unrolling).  ``aux_loss`` is D's
+BCE towards "clean", the L_D of the auxiliary-aware attack (eq. 2).
+
+A fitted state is loaded with ``attach(ctx)`` (builds D for that classifier
+and dataset) followed by ``load_state_dict``.  The classifier is never
+modified: it runs in eval mode with gradients off, and its mode and flags are
+restored after every call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.errors import InvalidInputError, UserError
+from bench.hashing import content_key
+from defenses.aid.augment import T_CLEAN
+from defenses.aid.config import AIDConfig
+from defenses.aid.discriminator import Discriminator
+from defenses.aid.features import classifier_dtype, pooled_taps, tap_widths
+from defenses.aid.frozen import frozen
+from defenses.aid.presets import PRESETS, resolve
+from defenses.aid.purification import purify
+from defenses.aid.training import train_discriminator
+from defenses.aid.unrolled import unrolled_purify
+from defenses.base import Defense, FitContext
+from defenses.registry import DEFENSES
+
+
+class AIDPurifier(Defense):
+    """AID-Purifier: purification by descending a clean-vs-adversarial discriminator on the classifier's taps."""
+
+    differentiable: ClassVar[bool] = False
+    unrollable: ClassVar[bool] = True
+    randomized: ClassVar[bool] = False
+    VERSION: ClassVar[str] = "1"
+
+    def __init__(
+        self,
+        *,
+        taps: Sequence[str] | str | None = None,
+        train_eps: float | None = None,
+        train_step: float | None = None,
+        train_steps: int | None = None,
+        gamma: float | None = None,
+        eps: float | None = None,
+        step: float | None = None,
+        steps: int | None = None,
+        width: int | None = None,
+        branch_depth: int | None = None,
+        head_depth: int | None = None,
+        targets: str | None = None,
+        augmentation: str | None = None,
+        train_attack: str | None = None,
+        train_attack_params: Mapping[str, Any] | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        momentum: float | None = None,
+        surrogate: str | None = None,
+        temperature: float | None = None,
+        box_gradient: str | None = None,
+    ) -> None:
+        params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}  # every keyword above
+        super().__init__(**params)
+        # Validate what was given now, with placeholder presets, so a typo fails before any training.
+        resolve("", {**_PLACEHOLDER, **{k: v for k, v in params.items() if v is not None}})
+        self.classifier: nn.Module | None = None
+        self.discriminator: Discriminator | None = None
+        self.config: AIDConfig | None = None
+        self.fit_seconds: float | None = None
+        self.fit_stats: dict[str, float] = {}
+
+    def identity(self) -> dict[str, Any]:
+        """Every constructor parameter (None: the dataset preset) and a digest of the preset table."""
+        return {**super().identity(), "presets": content_key(PRESETS)}
+
+    def attach(self, ctx: FitContext) -> None:
+        """Resolve the configuration for ``ctx.dataset`` and build an untrained D for ``ctx.classifier``."""
+        self.config = resolve(ctx.dataset, self.params)
+        self.classifier = ctx.classifier
+        widths = tap_widths(ctx.classifier, ctx.train.x.shape[1:], self.config.taps, ctx.device)
+        with torch.random.fork_rng(devices=[]):  # seeds D's initialisation without touching the caller's RNG
+            torch.default_generator.manual_seed(ctx.seed)
+            disc = Discriminator(widths, self.config.width, self.config.branch_depth, self.config.head_depth)
+        self.discriminator = disc.to(device=ctx.device, dtype=classifier_dtype(ctx.classifier))
+
+    def fit(self, ctx: FitContext) -> None:
+        """Algorithm 1 on ``ctx.train``; ``fit_seconds`` includes crafting the training attacks, as in Table 2."""
+        if len(ctx.train) == 0:
+            raise InvalidInputError("aid needs a non-empty training split")
+        begin = time.perf_counter()
+        self.attach(ctx)
+        with frozen(ctx.classifier):
+            self.fit_stats = train_discriminator(self.discriminator, ctx.classifier, ctx.train, self.config,
+                                                 seed=ctx.seed, device=ctx.device, progress=ctx.progress)
+        self.fit_seconds = time.perf_counter() - begin
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self._require_attached()
+        super().load_state_dict(state)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """D's logit of p_adv for each example (the classifier must be frozen by the caller)."""
+        return self.discriminator(pooled_taps(self.classifier, x, self.config.taps))
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_attached()
+        cfg = self.config
+        with frozen(self.classifier):
+            return purify(self.logits, x, eps=cfg.eps, step=cfg.step, steps=cfg.steps)
+
+    def unrolled_purify(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_attached()
+        cfg = self.config
+        with frozen(self.classifier):
+            return unrolled_purify(self.logits, x, eps=cfg.eps, step=cfg.step, steps=cfg.steps,
+                                   surrogate=cfg.surrogate, temperature=cfg.temperature, box_gradient=cfg.box_gradient)
+
+    def aux_loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-example BCE of D towards "clean" (t = 0), differentiable in ``x``: L_D of eq. 2."""
+        self._require_attached()
+        with frozen(self.classifier):
+            logits = self.logits(x)
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, T_CLEAN), reduction="none")
+
+    def _require_attached(self) -> None:
+        if self.discriminator is None or self.classifier is None or self.config is None:
+            raise UserError("this aid defense has no discriminator yet; call fit(ctx), or attach(ctx) then load_state_dict(state)")
+
+
+#: Stand-ins for preset values, used only to validate the given parameters at construction.
+_PLACEHOLDER = {"taps": ("low", "high"), "train_eps": 0.0, "train_step": 1.0, "gamma": 1.0, "eps": 0.0, "step": 1.0, "steps": 1}
+
+
+@DEFENSES.register("aid")
+def aid(**params: Any) -> AIDPurifier:
+    return AIDPurifier(**params)

@@ -1,0 +1,115 @@
+"""The ``defensegan`` defense (Samangouei et al., ICLR 2018) as a purebench Defense.
+
+``fit`` trains a DCGAN on the training split; ``purify`` returns G(z*), the
+generator's closest image to the input found by L restarts of R Adam steps
+on ||G(z) - x||^2 (``defenses.defensegan.search``).
+
+Flags.  The restarts start from L points drawn once with ``restart_seed``,
+so ``purify`` is a deterministic function of each image: ``randomized`` is
+False, and the same input always gives the same output, whatever batch it
+comes in (up to the rounding of batched kernels; the original draws fresh starting points on every call; sweeping
+``restart_seed`` gives that behaviour's spread).  ``purify`` is an inner
+optimisation, so the defense declares itself non-differentiable (BPDA in
+adaptive attacks) and ``unrollable``: ``unrolled_purify`` backpropagates
+through the whole search (the adaptive threat's gradient mode ``auto`` or
+``unrolled`` uses it, ``bpda`` does not).
+
+Parameters left as ``None`` take the dataset's preset at ``attach``/``fit``
+time (``defenses.defensegan.presets``).  A fitted state is loaded with
+``attach(ctx)`` followed by ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import torch
+
+from bench.errors import InvalidInputError, UserError
+from bench.hashing import content_key
+from defenses.base import Defense, FitContext
+from defenses.defensegan.config import DefenseGANConfig
+from defenses.defensegan.networks import Discriminator, Generator
+from defenses.defensegan.presets import PRESETS, resolve
+from defenses.defensegan.search import Reconstruction, search, starting_points
+from defenses.defensegan.training import train_gan
+from defenses.registry import DEFENSES
+
+
+class DefenseGAN(Defense):
+    """Defense-GAN: the input replaced by the closest image a GAN trained on clean data can generate."""
+
+    differentiable: ClassVar[bool] = False
+    unrollable: ClassVar[bool] = True
+    randomized: ClassVar[bool] = False
+    VERSION: ClassVar[str] = "1"
+
+    def __init__(self, *, restarts: int | None = None, search_steps: int | None = None, search_lr: float | None = None,
+                 restart_seed: int | None = None, latent: int | None = None, width: int | None = None,
+                 train_steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
+                 beta1: float | None = None) -> None:
+        params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        super().__init__(**params)
+        DefenseGANConfig(**{"restarts": 1, "search_steps": 0, **{k: v for k, v in params.items() if v is not None}})
+        self.config: DefenseGANConfig | None = None
+        self.generator: Generator | None = None
+        self.discriminator: Discriminator | None = None
+        self.fit_seconds: float | None = None
+        self.fit_stats: dict[str, float] = {}
+
+    def identity(self) -> dict[str, Any]:
+        """Every constructor parameter (None: the dataset preset) and a digest of the preset table."""
+        return {**super().identity(), "presets": content_key(PRESETS)}
+
+    def attach(self, ctx: FitContext) -> None:
+        """Resolve the configuration for ``ctx.dataset`` and build an untrained GAN for its images."""
+        self.config = cfg = resolve(ctx.dataset, self.params)
+        image_shape = tuple(ctx.train.x.shape[1:])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(ctx.seed)
+            generator = Generator(cfg.latent, cfg.width, image_shape)
+            discriminator = Discriminator(cfg.width, image_shape)
+        self.generator = generator.to(ctx.device).eval().requires_grad_(False)
+        self.discriminator = discriminator.to(ctx.device).eval().requires_grad_(False)
+
+    def fit(self, ctx: FitContext) -> None:
+        """DCGAN training on ``ctx.train`` (the classifier is not used)."""
+        if len(ctx.train) == 0:
+            raise InvalidInputError("defensegan needs a non-empty training split")
+        begin = time.perf_counter()
+        self.attach(ctx)
+        self.fit_stats = train_gan(self.generator, self.discriminator, ctx.train, self.config, seed=ctx.seed,
+                                   device=ctx.device, progress=ctx.progress)
+        self.fit_seconds = time.perf_counter() - begin
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self._require_attached()
+        super().load_state_dict(state)
+
+    def reconstruct(self, x: torch.Tensor, *, search_steps: int | None = None, create_graph: bool = False) -> Reconstruction:
+        """The latent search on ``x`` (``search_steps`` overrides R, e.g. to study its convergence)."""
+        self._require_attached()
+        cfg = self.config
+        shape = self.generator.image_shape
+        if x.ndim != 4 or tuple(x.shape[1:]) != shape:
+            raise InvalidInputError(f"defensegan was fitted to images (N, {', '.join(map(str, shape))}); got shape {tuple(x.shape)}")
+        starts = starting_points(cfg.restarts, cfg.latent, cfg.restart_seed)
+        steps = cfg.search_steps if search_steps is None else search_steps
+        return search(self.generator, x, starts, steps=steps, lr=cfg.search_lr, create_graph=create_graph)
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reconstruct(x.detach()).images.detach()
+
+    def unrolled_purify(self, x: torch.Tensor) -> torch.Tensor:
+        """G(z*) as a differentiable function of ``x``, through every step of the search."""
+        return self.reconstruct(x, create_graph=True).images
+
+    def _require_attached(self) -> None:
+        if self.generator is None or self.config is None:
+            raise UserError("this defensegan defense has no generator yet; call fit(ctx), or attach(ctx) then load_state_dict(state)")
+
+
+@DEFENSES.register("defensegan")
+def defensegan(**params: Any) -> DefenseGAN:
+    return DefenseGAN(**params)

@@ -1,0 +1,5 @@
+"""DIR (the ``dir`` defense): complementary masks and robust representation restoration."""
+
+from defenses.dir.defense import DIRPurifier
+
+__all__ = ["DIRPurifier"]

@@ -1,0 +1,126 @@
+"""The ``dir`` defense: information discard and robust representation restoration (Zhou et al., ICML 2023).
+
+``purify`` draws complementary masks, restores the two masked copies with the
+denoiser and combines them (``defenses.dir.restoration``).  By default the
+masks are drawn afresh on every call from torch's global generator (seeded by
+the evaluation), so the defense is ``randomized`` and the adaptive threat
+model uses EOT.  With ``mask_seed`` set, one mask pattern drawn from that
+seed serves every image and every call: purification is then a fixed
+function and the defense declares itself not randomized, but an adaptive
+attacker also knows which pixels each copy discards.  Either way it is a
+feed-forward computation, hence ``differentiable``.
+
+Training (``fit``): stage 1 pre-trains the denoiser to reconstruct masked
+natural and adversarial samples (``defenses.dir.pretraining``), stage 2 adds
+L_adv and L_rep (``defenses.dir.training``).  Parameters left as ``None``
+take the dataset's preset (``defenses.dir.config``).  The fitted state is the
+denoiser; load it with ``attach(ctx)`` followed by ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import torch
+
+from bench.errors import InvalidInputError, UserError
+from bench.hashing import content_key
+from defenses.aid.frozen import frozen
+from defenses.base import Defense, FitContext
+from defenses.dir.config import PRESETS, DIRConfig, resolve
+from defenses.dir.denoiser import Denoiser
+from defenses.dir.masks import random_mask
+from defenses.dir.pretraining import pretrain
+from defenses.dir.restoration import restored_image
+from defenses.dir.training import train_dir
+from defenses.registry import DEFENSES
+
+
+class DIRPurifier(Defense):
+    """DIR: a denoiser restoring robust images from complementary masked copies of the input."""
+
+    differentiable: ClassVar[bool] = True
+    VERSION: ClassVar[str] = "1"
+
+    def __init__(
+        self,
+        *,
+        width: int | None = None,
+        patch: int | None = None,
+        combine: str | None = None,
+        mask_seed: int | None = None,
+        eps: float | None = None,
+        step: float | None = None,
+        pretrain_epochs: int | None = None,
+        pretrain_steps: int | None = None,
+        epochs: int | None = None,
+        attack_steps: int | None = None,
+        rep_steps: int | None = None,
+        rep_fraction: float | None = None,
+        rep_weight: float | None = None,
+        recon_weight: float | None = None,
+        batch_size: int | None = None,
+        pretrain_lr: float | None = None,
+        lr: float | None = None,
+    ) -> None:
+        params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}  # every keyword above
+        super().__init__(**params)
+        self.config: DIRConfig = resolve("", params)  # validates now; ``attach`` resolves the dataset's preset
+        self.randomized = self.config.mask_seed is None  # instance flag: fresh masks per call unless seeded
+        self.denoiser: Denoiser | None = None
+        self.fit_seconds: float | None = None
+        self.fit_stats: dict[str, float] = {}
+
+    def identity(self) -> dict[str, Any]:
+        """Every constructor parameter (None: the dataset preset) and a digest of the preset table."""
+        return {**super().identity(), "presets": content_key(PRESETS)}
+
+    def attach(self, ctx: FitContext) -> None:
+        """Resolve the configuration for ``ctx.dataset`` and build the untrained denoiser under ``ctx.seed``."""
+        self.config = resolve(ctx.dataset, self.params)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(ctx.seed)
+            net = Denoiser(ctx.train.x.shape[1], self.config.width)
+        dtype = next(ctx.classifier.parameters()).dtype
+        self.denoiser = net.to(device=ctx.device, dtype=dtype).eval().requires_grad_(False)
+
+    def fit(self, ctx: FitContext) -> None:
+        """Both training stages; ``fit_seconds`` includes crafting every training attack."""
+        if len(ctx.train) == 0:
+            raise InvalidInputError("dir needs a non-empty training split")
+        begin = time.perf_counter()
+        self.attach(ctx)
+        with frozen(ctx.classifier):
+            self.denoiser.train().requires_grad_(True)
+            try:
+                self.fit_stats = {
+                    **pretrain(self.denoiser, ctx.classifier, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
+                               progress=ctx.progress),
+                    **train_dir(self.denoiser, ctx.classifier, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
+                                progress=ctx.progress),
+                }
+            finally:
+                self.denoiser.eval().requires_grad_(False)
+        self.fit_seconds = time.perf_counter() - begin
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self._require_attached()
+        super().load_state_dict(state)
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_attached()
+        seed = self.config.mask_seed
+        generator = torch.Generator(device=x.device).manual_seed(seed) if seed is not None else None
+        mask = random_mask(1 if seed is not None else len(x), *x.shape[-2:], self.config.patch, generator=generator,
+                           device=x.device, dtype=x.dtype)
+        return restored_image(self.denoiser, x, mask, self.config.combine)
+
+    def _require_attached(self) -> None:
+        if self.denoiser is None:
+            raise UserError("this dir defense has no denoiser yet; call fit(ctx), or attach(ctx) then load_state_dict(state)")
+
+
+@DEFENSES.register("dir")
+def dir_(**params: Any) -> DIRPurifier:
+    return DIRPurifier(**params)

@@ -1,0 +1,73 @@
+"""Timing of defenses in the form of Table 2: training seconds, purification seconds per image, throughput.
+
+Purification is timed as evaluation calls it, under ``torch.no_grad``: once per
+image at batch size 1 (the paper's "purification time"), and at a large batch
+(images per second, what a benchmark run actually pays).  On a GPU the device
+is synchronised before each clock reading so queued kernels are counted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from bench.errors import InvalidInputError
+from defenses.base import Defense, FitContext
+
+Purifier = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class PurificationTiming:
+    seconds_per_image: float  # batch size 1, mean over ``single_images`` calls
+    images_per_second: float  # at ``batch_size``
+    single_images: int
+    batch_size: int
+    device: str
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _seconds(purify: Purifier, x: torch.Tensor) -> float:
+    _sync(x.device)
+    begin = time.perf_counter()
+    with torch.no_grad():
+        purify(x)
+    _sync(x.device)
+    return time.perf_counter() - begin
+
+
+def time_purification(purify: Purifier, x: torch.Tensor, *, batch_size: int = 256, single_images: int = 16,
+                      warmup: int = 1) -> PurificationTiming:
+    """Time ``purify`` (a defense's or a stack's) on images ``x`` already on the device to measure.
+
+    The large batch is the first ``batch_size`` images of ``x``, tiled when
+    ``x`` has fewer, so the throughput is always measured at ``batch_size``.
+    """
+    if x.ndim != 4 or len(x) == 0:
+        raise InvalidInputError(f"time_purification needs a non-empty (N, C, H, W) batch, got shape {tuple(x.shape)}")
+    if batch_size < 1 or single_images < 1 or warmup < 0:
+        raise InvalidInputError("batch_size and single_images must be >= 1 and warmup >= 0")
+    for i in range(warmup):
+        _seconds(purify, x[i % len(x)].unsqueeze(0))
+    singles = [_seconds(purify, x[i % len(x)].unsqueeze(0)) for i in range(single_images)]
+    batch = x.repeat(-(-batch_size // len(x)), 1, 1, 1)[:batch_size]
+    if warmup:
+        _seconds(purify, batch)
+    return PurificationTiming(sum(singles) / len(singles), batch_size / _seconds(purify, batch), single_images, batch_size,
+                              str(x.device))
+
+
+def time_fit(defense: Defense, ctx: FitContext) -> float:
+    """Seconds spent in ``defense.fit(ctx)`` (Table 2's training time, attacks included)."""
+    _sync(ctx.device)
+    begin = time.perf_counter()
+    defense.fit(ctx)
+    _sync(ctx.device)
+    return time.perf_counter() - begin

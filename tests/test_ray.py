@@ -1,0 +1,43 @@
+"""The Ray executor on a local Ray instance gives the local executor's per-example flags, job for job."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench.run import RunOptions, run_spec
+from bench.spec import parse_spec
+from bench.store import flags_of, job_rows
+
+ray = pytest.importorskip("ray")
+
+SPEC = {
+    "n": 40,
+    "device": "cpu",
+    "recipes": ["natural"],
+    "defenses": ["none", "aid"],
+    "attacks": ["pgd", "mim"],
+    "threats": ["oblivious"],
+    "recipe_params": {"natural": {"epochs": 1, "batch_size": 256}},
+    "defense_params": {"aid": {"epochs": 1, "train_steps": 2, "width": 64, "batch_size": 256, "steps": 3}},
+    "attack_params": {"pgd": {"steps": 3}, "mim": {"steps": 3}},
+}
+
+
+def test_ray_executor_matches_local(tmp_path, monkeypatch, mnist):
+    spec = parse_spec(SPEC)
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("PUREBENCH_CACHE", str(tmp_path / "cache-local"))
+    try:  # one intra-op thread, as each Ray worker uses: CPU float results depend on the thread count
+        local = run_spec(spec, RunOptions(results=tmp_path / "local.sqlite", threads=1, progress=False), {"mnist5k": mnist})
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setenv("PUREBENCH_CACHE", str(tmp_path / "cache-ray"))  # the Ray run trains and fits on its own
+    remote = run_spec(spec, RunOptions(results=tmp_path / "ray.sqlite", executor="ray", progress=False), {"mnist5k": mnist})
+    assert local.ok and remote.ok and not ray.is_initialized()
+    assert {r["kind"] for r in job_rows(remote.path)} == {"train", "fit", "craft", "evaluate"}
+    keys = [k for k, job in local.plan.jobs.items() if job.kind.value == "evaluate"]
+    assert list(remote.plan.jobs) == list(local.plan.jobs) and len(keys) == 6
+    local_flags, remote_flags = flags_of(local.path, keys), flags_of(remote.path, keys)
+    for key in keys:
+        assert (local_flags[key][0] == remote_flags[key][0]).all() and (local_flags[key][1] == remote_flags[key][1]).all()

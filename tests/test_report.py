@@ -1,0 +1,348 @@
+"""Reports from hand-made results databases (written through the store's own API, no training):
+the two worst cases, gains, partial runs, the files beside index.html, and names kept as text."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.errors import UserError
+from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome,
+                        ResultLabels, StageRef, Status, ThreatRef, TrainTask)
+from bench.report import render_report
+from bench.report.layout import best_marks
+from bench.report.load import load_report_data
+from bench.report.matrix import GAIN_PERCENT, GAIN_POINTS, WORST_EXAMPLE, WORST_PAPER, table1, table3
+from bench.report.model import BEST, MISSING, PARTIAL
+from bench.report.plan_labels import parse_evaluate_label
+from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
+from bench.store import Store
+
+DATASET, ARCH = "mnist5k", "smallcnn"
+T, F = True, False
+
+
+@dataclass
+class Cell:
+    """One evaluate job of a synthetic run: its labels, per-example flags and status."""
+
+    recipe: str
+    defense: str
+    attack: str
+    correct: list[bool]
+    threat: str = "oblivious"
+    eps: float = 0.3
+    lam: float | None = None
+    source: str | None = None
+    undefended: list[bool] | None = None
+    status: Status | None = Status.DONE  # None: planned, never run (pending)
+    error: str | None = None
+    attack_base: str | None = None
+    threat_model: str | None = None
+    arch: str = ARCH
+
+
+@dataclass
+class SyntheticRun:
+    cells: list[Cell]
+    name: str = "synthetic"
+    spec: dict = field(default_factory=dict)
+    fit_seconds: float = 12.5
+    recipe_bases: dict = field(default_factory=lambda: {"natural": "natural", "madry": "madry"})
+
+
+def _classifier(recipe: str, base: str, arch: str = ARCH, seed: int = 0) -> ClassifierRef:
+    return ClassifierRef(DATASET, arch, recipe, base, {}, seed, f"c-{arch}-{recipe}-{seed}")
+
+
+def _stack(ref: ClassifierRef, defense: str, spec: dict) -> tuple[StageRef, ...]:
+    stages = []
+    for label in defense.split("+"):
+        entry = spec.get("defenses", {}).get(label, {"base": label, "params": {}})
+        stages.append(StageRef(label, entry["base"], entry["params"], f"s-{ref.key}-{label}", entry["base"] != "none"))
+    return tuple(stages)
+
+
+def _what(cell: Cell) -> str:
+    """The planner's label of what an evaluate job measures."""
+    if cell.attack == "clean":
+        return "clean"
+    text = f"{cell.attack}/{cell.threat} eps={cell.eps:g}"
+    text += f" lam={cell.lam:g}" if cell.lam is not None else ""
+    return text + (f" from {cell.source}" if cell.source else "")
+
+
+def write_run(path: Path, run: SyntheticRun) -> Path:
+    """A results database holding ``run``, written as the runner writes one."""
+    store = Store(path)
+    store.register_run(name=run.name, spec_digest="digest", spec_json=json.dumps(run.spec), spec_text='name = "synthetic"\n',
+                       seed=0, n=len(run.cells[0].correct), device="cpu")
+    store.start_session(executor="local", device="cpu", argv=["run", "synthetic.toml"], versions={"torch": "2.x", "python": "3.11"},
+                        code_revision="abc123-dirty")
+    plan: list[tuple[Job, Outcome | None]] = []
+    seen: set[str] = set()
+    for i, cell in enumerate(run.cells):
+        ref = _classifier(cell.recipe, run.recipe_bases.get(cell.recipe, cell.recipe), cell.arch)
+        stack = _stack(ref, cell.defense, run.spec)
+        train = Job(f"train-{ref.key}", JobKind.TRAIN, f"train {DATASET}/{cell.arch}/{cell.recipe}/seed0", (), TrainTask(ref))
+        if train.key not in seen:
+            plan.append((train, _outcome(train.key, Status.DONE, details={"clean_accuracy": 0.9, "train_seconds": 3.0})))
+        for stage in stack:
+            fit = Job(f"fit-{stage.key}", JobKind.FIT, f"fit {stage.label} on {ref.label()}", (train.key,), FitTask(ref, stage, 0))
+            if stage.needs_fit and fit.key not in seen:
+                plan.append((fit, _outcome(fit.key, Status.DONE, details={"fit_seconds": run.fit_seconds})))
+                seen.add(fit.key)
+        seen.add(train.key)
+        n = len(cell.correct)
+        threat_model = cell.threat_model or cell.threat
+        labels = ResultLabels(dataset=DATASET, arch=cell.arch, recipe=cell.recipe, seed=0, defense=cell.defense, attack=cell.attack,
+                              attack_base=cell.attack_base or cell.attack, threat=cell.threat, threat_model=threat_model,
+                              eps=0.0 if cell.attack == "clean" else cell.eps, lam=cell.lam, source=cell.source,
+                              source_kind=None if cell.source is None else ("S=T" if cell.source.startswith("same") else "S!=T"),
+                              source_classifier=None, n=n)
+        params = {"steps": 40, **run.spec.get("attacks", {}).get(cell.attack, {}).get("params", {})}  # the preset filled in
+        advset = None if cell.attack == "clean" else CraftTask(
+            f"a{i}", ref, None, AttackRef(cell.attack, labels.attack_base, params), ThreatRef(cell.threat, threat_model, {}),
+            cell.eps, cell.lam, 0, n, 100)
+        job = Job(f"e{i}", JobKind.EVALUATE, f"evaluate {cell.defense} | {_what(cell)} | {ref.label()}", (train.key,),
+                  EvaluateTask(ref, stack, advset, labels, 0, 100))
+        result = EvalResult(np.array(cell.correct), np.array(cell.undefended or cell.correct), 0.002 * n)
+        outcome = None if cell.status is None else _outcome(job.key, cell.status, result=result, error=cell.error)
+        plan.append((job, outcome))
+    store.record_plan([job for job, _ in plan])
+    for job, outcome in plan:
+        if outcome is not None:
+            store.record(job, outcome)
+    store.finish_session("completed")
+    store.close()
+    return path
+
+
+def _outcome(key: str, status: Status, *, details: dict | None = None, result: EvalResult | None = None,
+             error: str | None = None) -> Outcome:
+    return Outcome(key, status, 1.0, "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01+00:00", "cpu", error=error,
+                   details=details or {}, result=result if status is Status.DONE else None)
+
+
+def full_run(name: str = "synthetic", *, n: int = 8, defense_label: str = "aid") -> SyntheticRun:
+    """Every part of the report: Table 3 attacks, sweeps, lambda, black-box, transfer, adaptive, defense variants."""
+    rng = np.random.default_rng(0)
+
+    def flags(p: float) -> list[bool]:
+        return list(rng.random(n) < p)
+
+    spec = {"defenses": {defense_label: {"base": "aid", "params": {}}, "aid_n2": {"base": "aid", "params": {"steps": 2}},
+                         "aid_n5": {"base": "aid", "params": {"steps": 5}}},
+            "attacks": {"pgd100": {"base": "pgd", "params": {"steps": 100}}}}
+    cells = []
+    for recipe, robust in (("natural", 0.1), ("madry", 0.6)):
+        for defense, boost in (("none", 0.0), (defense_label, 0.2), ("aid_n2", 0.1), ("aid_n5", 0.15)):
+            cells.append(Cell(recipe, defense, "clean", flags(0.95)))
+            for attack in ("pgd", "cw", "deepfool", "mim", "autoattack"):
+                cells.append(Cell(recipe, defense, attack, flags(robust + boost), undefended=flags(robust)))
+        for defense in ("none", defense_label):
+            for eps in (0.1, 0.2):
+                cells.append(Cell(recipe, defense, "pgd", flags(0.8), eps=eps))
+            cells.append(Cell(recipe, defense, "pgd100", flags(robust), attack_base="pgd"))
+            cells.append(Cell(recipe, defense, "square", flags(0.7), threat="blackbox"))
+            for source in ("same/natural", "lenet/natural"):
+                for attack in ("pgd", "mim"):
+                    cells.append(Cell(recipe, defense, attack, flags(0.6), threat="transfer", source=source))
+            cells.append(Cell(recipe, defense, "pgd", flags(robust / 2), threat="adaptive"))
+        for lam in (0.0, 0.5, 1.0):
+            cells.append(Cell(recipe, defense_label, "pgd", flags(0.3 + lam / 2), threat="auxaware", lam=lam,
+                              undefended=flags(0.1 + lam / 2)))
+    return SyntheticRun(cells, name=name, spec=spec)
+
+
+def hand_run(*, pending: bool = False) -> SyntheticRun:
+    """Four examples where the two worst cases differ: PGD and MIM break different examples of 'none'."""
+    cells = [Cell("natural", "none", "clean", [T, T, T, T]),
+             Cell("natural", "none", "pgd", [T, T, F, F]),
+             Cell("natural", "none", "mim", [F, F, T, T]),
+             Cell("natural", "aid", "clean", [T, T, T, T]),
+             Cell("natural", "aid", "pgd", [T, T, T, F]),
+             Cell("natural", "aid", "mim", [F, T, T, T], status=None if pending else Status.DONE),
+             Cell("madry", "none", "clean", [T, T, T, F]),
+             Cell("madry", "none", "pgd", [T, T, F, F]),
+             Cell("madry", "none", "mim", [T, T, F, F], status=Status.FAILED if pending else Status.DONE,
+                  error="RuntimeError: out of memory\ntraceback")]
+    return SyntheticRun(cells)
+
+
+def row(table, classifier: str, defense: str) -> dict:
+    frame = table.frame
+    match = frame[(frame["Classifier"] == classifier) & (frame["Defense"] == defense)]
+    assert len(match) == 1, (classifier, defense)
+    return match.iloc[0].to_dict()
+
+
+def position(table, classifier: str, defense: str) -> int:
+    frame = table.frame
+    return int(np.flatnonzero((frame["Classifier"] == classifier) & (frame["Defense"] == defense))[0])
+
+
+# ---------------------------------------------------------------- the numbers
+
+
+def test_worst_paper_and_worst_per_example_differ(tmp_path):
+    data = load_report_data(write_run(tmp_path / "r.sqlite", hand_run()))
+    table = table3(data, DATASET)
+    none, aid = row(table, "natural", "none"), row(table, "natural", "aid")
+    assert (none["Clean"], none["PGD"], none["MIM"]) == (100.0, 50.0, 50.0)
+    assert none[WORST_PAPER] == 50.0 and none[WORST_EXAMPLE] == 0.0  # PGD and MIM break different halves
+    assert aid[WORST_PAPER] == 75.0 and aid[WORST_EXAMPLE] == 50.0  # examples 0 and 3 each fall to one attack
+    madry = row(table, "madry", "none")
+    assert madry[WORST_PAPER] == 50.0 and madry[WORST_EXAMPLE] == 50.0  # the same examples fall: both agree
+    assert list(table.frame.columns[:6]) == ["Section", "Classifier", "Defense", "Clean", "PGD", "MIM"]
+
+
+def test_gain_over_none_in_points_and_percent(tmp_path):
+    data = load_report_data(write_run(tmp_path / "r.sqlite", hand_run()))
+    table = table3(data, DATASET)
+    aid = row(table, "natural", "aid")
+    assert aid[GAIN_POINTS] == 25.0 and aid[GAIN_PERCENT] == 50.0  # 50 -> 75
+    assert np.isnan(row(table, "natural", "none")[GAIN_POINTS])
+
+
+def test_best_of_each_block_and_sections(tmp_path):
+    data = load_report_data(write_run(tmp_path / "r.sqlite", hand_run()))
+    table = table3(data, DATASET)
+    aid, none = position(table, "natural", "aid"), position(table, "natural", "none")
+    assert table.marks[(aid, WORST_PAPER)] == BEST and (none, WORST_PAPER) not in table.marks
+    assert (aid, "Clean") not in table.marks and (none, "Clean") not in table.marks  # all equal: nothing to mark
+    ties = best_marks(pd.DataFrame({"block": ["a", "a", "a", "b"], "v": [2.0, 3.0, 3.0, 9.0]}), "block", ["v"])
+    assert ties == {(1, "v"): BEST, (2, "v"): BEST}  # ties are all best; a block of one row has none
+    assert (position(table, "madry", "none"), "PGD") not in table.marks  # a block of one row has no best
+    assert table.frame["Section"].tolist() == ["Stand-alone (natural training)"] * 2 + ["Add-on (adversarially trained)"]
+    summary = table1(table, DATASET)
+    assert summary.frame.columns.tolist() == ["Defense", "natural", "madry"]
+    assert summary.frame.set_index("Defense").loc["aid", "natural"] == 75.0
+
+
+def test_partial_run_marks_missing_cells_and_bounds(tmp_path):
+    data = load_report_data(write_run(tmp_path / "r.sqlite", hand_run(pending=True)))
+    table = table3(data, DATASET)
+    aid, madry = position(table, "natural", "aid"), position(table, "madry", "none")
+    assert table.marks[(aid, "MIM")] == MISSING and table.tips[(aid, "MIM")] == "pending"
+    assert table.marks[(madry, "MIM")] == MISSING and table.tips[(madry, "MIM")] == "failed: RuntimeError: out of memory"
+    assert table.marks[(aid, WORST_PAPER)] == PARTIAL and table.marks[(aid, WORST_EXAMPLE)] == PARTIAL
+    assert row(table, "natural", "aid")[WORST_PAPER] == 75.0  # the present columns only: an upper bound
+    assert row(table, "natural", "aid")["Missing"] == "pending: MIM"
+    index = render_report(data.path, tmp_path / "out")
+    html = index.read_text()
+    assert "Partial run" in html and ">pending</td>" in html and ">failed</td>" in html and "\u2264 75.00" in html
+    assert "RuntimeError: out of memory" in html  # the provenance lists the failed job with its error
+
+
+def test_a_run_without_any_result_renders_what_is_planned(tmp_path):
+    run = hand_run()
+    for cell in run.cells:
+        cell.status = None
+    path = write_run(tmp_path / "r.sqlite", run)
+    table = table3(load_report_data(path), DATASET)
+    assert list(table.marks.values()).count(MISSING) == 9 and table.frame[WORST_PAPER].isna().all()
+    index = render_report(path, tmp_path / "out")
+    assert "Partial run" in index.read_text()
+    assert (index.parent / "mnist5k-table3.csv").is_file() and not list(index.parent.glob("*.png"))
+
+
+def test_main_eps_and_sweeps(tmp_path):
+    data = load_report_data(write_run(tmp_path / "r.sqlite", full_run()))
+    table = table3(data, DATASET)
+    assert "pgd100 (PGD)" not in table.frame.columns  # a variant goes to the sweeps when pgd has its own column
+    assert "PGD at eps 0.3" in table.note and "AutoAttack" in table.frame.columns
+    (eps_sweep,) = attack_eps_sweeps(data, DATASET)
+    assert eps_sweep.frame["eps"].tolist() == [0.1, 0.2, 0.3] and eps_sweep.frame["In Table 3"].tolist() == [F, F, T]
+    (variants,) = attack_variant_sweeps(data, DATASET)
+    assert variants.frame["Attack"].tolist() == ["pgd", "pgd100"] and variants.frame["Parameters"].tolist() == ["steps=40", "steps=100"]
+    (defense,) = defense_sweeps(table, data.spec, DATASET)
+    assert defense.x == "steps" and set(defense.frame["Defense"]) == {"aid", "aid_n2", "aid_n5"}
+    lam = lambda_sweep(data, DATASET)
+    assert lam.frame["lambda"].tolist() == [0.0, 0.5, 1.0] and "natural + aid: before" in lam.frame.columns
+
+
+# ---------------------------------------------------------------- the files
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.scripts += tag == "script"
+        self.links += [v for k, v in attrs if k in ("href", "src") and v and not v.startswith(("#", "data:"))]
+
+
+def test_files_are_written_and_linked(tmp_path):
+    index = render_report(write_run(tmp_path / "r.sqlite", full_run()), tmp_path / "out")
+    out = index.parent
+    parser = _Links()
+    parser.feed(index.read_text())
+    assert parser.links and all((out / link).is_file() for link in parser.links)
+    suffixes = {Path(link).suffix for link in parser.links}
+    assert suffixes == {".png", ".csv", ".md", ".tex"}
+    names = {p.name for p in out.iterdir()}
+    for stem in ("mnist5k-table1", "mnist5k-table3", "mnist5k-table2", "mnist5k-table4", "mnist5k-adaptive", "mnist5k-lambda",
+                 "provenance-sessions"):
+        assert {f"{stem}.csv", f"{stem}.md", f"{stem}.tex"} <= names, stem
+    assert {"mnist5k-figure4.png", "mnist5k-sweep-eps-pgd.png", "mnist5k-sweep-defense-aid.png"} <= names
+    assert all((out / n).read_bytes().startswith(b"\x89PNG") for n in names if n.endswith(".png"))
+    with open(out / "mnist5k-table3.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["Defense"] for r in rows} == {"none", "aid", "aid_n2", "aid_n5"} and "Worst (per example)" in rows[0]
+    assert "\\begin{tabular}" in (out / "mnist5k-table3.tex").read_text()
+    assert parser.scripts == 0 and not re.search(r"https?://", index.read_text())  # offline: nothing fetched
+
+
+def test_names_render_as_text_everywhere(tmp_path, monkeypatch):
+    evil = "<script>alert(1)</script>"
+    monkeypatch.chdir(tmp_path)
+    odd = "a<b>&c $^$"  # markup, and "$...$" that matplotlib would parse (and fail on) as mathtext in a legend
+    index = render_report(write_run(tmp_path / "r.sqlite", full_run(evil, defense_label=odd)))
+    assert index.parent.parent == Path("reports") and "<" not in str(index) and index.is_file()
+    html = index.read_text()
+    assert "<script" not in html.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>&c" not in html and "a&lt;b&gt;&amp;c $^$" in html
+    files = list(index.parent.iterdir())
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", p.name) for p in files) and len(list(index.parent.glob("*.png"))) == 3
+    assert "a&lt;b&gt;&amp;c $^$" in (index.parent / "mnist5k-table3.md").read_text()
+    assert r"a<b>\&c \$" in (index.parent / "mnist5k-table3.tex").read_text()
+
+
+def test_planner_labels_parse_back():
+    """The planner's own labels (a stand-in dataset of 20 blank images keeps planning instant)."""
+    import torch
+
+    from bench.data import DatasetSplits, Split
+    from bench.plan import build_plan
+    from bench.spec import load_spec
+
+    blank = Split(torch.zeros(20, 1, 28, 28), torch.zeros(20, dtype=torch.long))
+    spec = load_spec(overrides={"recipes": ["natural"], "defenses": ["aid"], "attacks": ["pgd"], "threats": ["auxaware", "transfer"],
+                                "sources": ["same", "lenet"], "lam": [0.5], "n": 10})
+    plan = build_plan(spec, {"mnist5k": DatasetSplits("mnist5k", blank, blank, 10, "blank")})
+    jobs = [j for j in plan.ordered() if j.kind is JobKind.EVALUATE]
+    assert len(jobs) == 4
+    for job in jobs:
+        labels = job.task.labels
+        assert parse_evaluate_label(job.label) == {k: getattr(labels, k) for k in (
+            "defense", "dataset", "arch", "recipe", "seed", "attack", "threat", "eps", "lam", "source")}
+
+
+def test_not_a_results_database(tmp_path):
+    with pytest.raises(UserError, match="results database"):
+        render_report(tmp_path / "nothing.sqlite", tmp_path / "out")
+    (tmp_path / "junk.sqlite").write_text("not sqlite")
+    with pytest.raises(UserError):
+        render_report(tmp_path / "junk.sqlite", tmp_path / "out")

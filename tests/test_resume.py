@@ -1,0 +1,138 @@
+"""Crash safety: SIGKILL mid-run then rerun equals an uninterrupted run; two writers never corrupt a database.
+
+Real subprocesses run ``run_bench.py run``; the killed one dies by SIGKILL
+after some jobs are committed, while others are still to come.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = """
+name = "resume"
+n = 40
+device = "cpu"
+recipes = ["natural"]
+defenses = ["none"]
+attacks = ["pgd", "mim"]
+threats = ["oblivious"]
+eps = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
+[recipe_params.natural]
+epochs = 1
+batch_size = 256
+[attack_params.pgd]
+steps = 5
+[attack_params.mim]
+steps = 5
+"""
+JOBS = 1 + 12 + 13  # train, crafts, evaluations (clean included)
+
+
+def command(spec: Path, db: Path) -> list[str]:
+    return [sys.executable, "run_bench.py", "run", str(spec), "--results", str(db)]
+
+
+def environment(cache: Path) -> dict[str, str]:
+    return {**os.environ, "PUREBENCH_CACHE": str(cache), "PUREBENCH_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": str(REPO)}
+
+
+def done_count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'done'").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return 0
+
+
+def results(db: Path) -> dict[str, tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = conn.execute("SELECT r.attack, r.eps, r.defense, r.accuracy, r.accuracy_undefended, f.correct, f.correct_undefended "
+                            "FROM results r JOIN flags f ON f.job_key = r.job_key").fetchall()
+        return {f"{a}@{e}/{d}": rest for a, e, d, *rest in rows}
+    finally:
+        conn.close()
+
+
+def job_statuses(db: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT key, status FROM jobs ORDER BY key").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    spec = root / "resume.toml"
+    spec.write_text(SPEC)
+    return root, spec
+
+
+@pytest.fixture(scope="module")
+def reference(workspace):
+    """An uninterrupted run, with a cache of its own."""
+    root, spec = workspace
+    db = root / "reference.sqlite"
+    out = subprocess.run(command(spec, db), cwd=REPO, env=environment(root / "cache-reference"), capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(job_statuses(db)) == JOBS
+    return results(db)
+
+
+def test_sigkill_then_rerun_equals_an_uninterrupted_run(workspace, reference):
+    root, spec = workspace
+    db, env = root / "killed.sqlite", environment(root / "cache-killed")
+    process = subprocess.Popen(command(spec, db), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while done_count(db) < 4 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert process.poll() is None, "the run finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+    committed = done_count(db)
+    assert 4 <= committed < JOBS
+    first = dict(job_statuses(db))
+
+    out = subprocess.run(command(spec, db), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"({JOBS - committed} run now)" in out.stdout  # no job done twice
+    statuses = dict(job_statuses(db))
+    assert len(statuses) == JOBS and set(statuses.values()) == {"done"}
+    assert all(statuses[k] == "done" for k in first)
+    assert results(db) == reference  # no result lost, duplicated or changed
+
+
+def test_two_concurrent_writers_share_one_database(workspace, reference):
+    root, spec = workspace
+    db, env = root / "shared.sqlite", environment(root / "cache-shared")
+    processes = [subprocess.Popen(command(spec, db), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    for process in processes:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+    statuses = job_statuses(db)
+    assert len(statuses) == JOBS and {s for _, s in statuses} == {"done"}
+    assert results(db) == reference
