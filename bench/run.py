@@ -36,7 +36,6 @@ class RunOptions:
     executor: str = "local"
     ray_address: str | None = None
     dry_run: bool = False
-    threads: int | None = None  # torch intra-op threads (None: torch's default)
     progress: bool = True
     argv: Sequence[str] = ()
 
@@ -106,7 +105,7 @@ def run_spec(spec: Spec, options: RunOptions = RunOptions(),
         schedule = Schedule(plan.ordered(), store.done_keys())
         progress = Progress(len(schedule), enabled=options.progress)
         hooks = _StoreHooks(store, progress)
-        settings = ContextSettings(device=spec.device, cache_root=str(cache_root()), threads=options.threads)
+        settings = ContextSettings(device=spec.device, cache_root=str(cache_root()), threads=spec.threads)
         outcome = "interrupted"
         try:
             executor.run(schedule, settings, hooks, plan.datasets)

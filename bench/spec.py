@@ -10,6 +10,7 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     n = 300                        # the first n test examples (default: all)
     device = "auto"                # auto | cpu | cuda
     batch_size = 500               # attack and evaluation batches
+    threads = 1                    # torch intra-op threads on the CPU (default: torch's choice)
 
     datasets = ["mnist5k"]         # axes; each a list (or one string)
     archs = ["smallcnn"]
@@ -72,7 +73,8 @@ PRETRAINED = "pretrained"  # the recipe of zoo archs
 AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
                                        "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
-SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int}
+SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
+                            "threads": int}
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, "matrix")
 THREAT_PARAMS = ("gradient", "eot_samples")
@@ -115,6 +117,7 @@ class Spec:
     n: int | None
     device: str
     batch_size: int
+    threads: int | None  # CPU float results depend on it, so it is part of the spec
     blocks: tuple[Block, ...]
     recipes: dict[str, Component]
     defenses: dict[str, Component]  # defense stage labels
@@ -126,7 +129,7 @@ class Spec:
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description or file text)."""
-        return {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size,
+        return {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size, "threads": self.threads,
                 "blocks": [asdict(b) for b in self.blocks], "default_eps": self.default_eps, "attack_eps": self.attack_eps,
                 **{kind: {k: asdict(c) for k, c in getattr(self, kind).items()}
                    for kind in ("recipes", "defenses", "attacks", "threats")}}
@@ -221,6 +224,9 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     batch_size = scalars.get("batch_size", DEFAULT_BATCH_SIZE)
     if batch_size < 1:
         raise SpecError(f"batch_size must be >= 1, got {batch_size}")
+    threads = scalars.get("threads")
+    if threads is not None and threads < 1:
+        raise SpecError(f"threads must be >= 1, got {threads}")
 
     recipes = _components(doc, "recipe_params", RECIPES)
     defenses = _components(doc, "defense_params", DEFENSES)
@@ -241,7 +247,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
         inherited = {k: doc[k] for k in AXES if k in doc and k != "eps"}  # top-level eps ranks below an attack's own
         blocks.append(_block({**inherited, **block_doc}, where, recipes, defenses, attacks, threats))
     spec = Spec(name=name, description=scalars.get("description", ""), seed=seed, n=n, device=device,
-                batch_size=batch_size, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
+                batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text)
     _check_constructible(spec)

@@ -14,6 +14,7 @@ ray = pytest.importorskip("ray")
 SPEC = {
     "n": 40,
     "device": "cpu",
+    "threads": 1,  # both executors alike: CPU float results depend on the thread count
     "recipes": ["natural"],
     "defenses": ["none", "aid"],
     "attacks": ["pgd", "mim"],
@@ -28,10 +29,8 @@ def test_ray_executor_matches_local(tmp_path, monkeypatch, mnist):
     spec = parse_spec(SPEC)
     threads = torch.get_num_threads()
     monkeypatch.setenv("PUREBENCH_CACHE", str(tmp_path / "cache-local"))
-    try:  # one intra-op thread, as each Ray worker uses: CPU float results depend on the thread count
-        local = run_spec(spec, RunOptions(results=tmp_path / "local.sqlite", threads=1, progress=False), {"mnist5k": mnist})
-    finally:
-        torch.set_num_threads(threads)
+    local = run_spec(spec, RunOptions(results=tmp_path / "local.sqlite", progress=False), {"mnist5k": mnist})
+    assert torch.get_num_threads() == threads  # the spec's thread count applied to the run only
     monkeypatch.setenv("PUREBENCH_CACHE", str(tmp_path / "cache-ray"))  # the Ray run trains and fits on its own
     remote = run_spec(spec, RunOptions(results=tmp_path / "ray.sqlite", executor="ray", progress=False), {"mnist5k": mnist})
     assert local.ok and remote.ok and not ray.is_initialized()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import torch
+
 from bench.data import DatasetSplits
 from bench.executors.hooks import Hooks
 from bench.executors.skip import skipped_outcome
@@ -15,7 +17,14 @@ from bench.run_schedule import Schedule
 
 class LocalExecutor:
     def run(self, schedule: Schedule, settings: ContextSettings, hooks: Hooks, datasets: Mapping[str, DatasetSplits]) -> None:
-        ctx = RunContext(settings, datasets)
+        threads = torch.get_num_threads()
+        try:
+            self._run(RunContext(settings, datasets), schedule, hooks)
+        finally:
+            torch.set_num_threads(threads)  # the context may have set the spec's; the caller's process keeps its own
+
+    @staticmethod
+    def _run(ctx: RunContext, schedule: Schedule, hooks: Hooks) -> None:
         while not schedule.finished():
             ready = schedule.ready()
             if not ready:

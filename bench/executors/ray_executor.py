@@ -9,8 +9,8 @@ the same ``PUREBENCH_CACHE`` (a shared filesystem on a multi-node cluster).
 
 ``address`` joins an existing cluster (``ray.init(address=...)``); without it
 a local Ray instance starts with this machine's CPUs and stops at the end.
-CPU workers run torch with one intra-op thread unless the settings say
-otherwise; CPU results depend on the thread count, so compare runs with equal
+Workers run torch with the spec's ``threads`` (one when the spec leaves it
+unset); CPU results depend on the thread count, so compare runs with equal
 ``threads``.
 """
 
