@@ -77,17 +77,15 @@ def craft(threat: ThreatModel | str, attack: Attack, classifier: Target, stack: 
         return attack(classifier, x, y, eps, generator=generator)
     if threat is ThreatModel.AUXAWARE:
         return _auxaware(attack, classifier, stack, x, y, eps, lam, generator)
-    if stack is None:
-        return attack(classifier, x, y, eps, generator=generator)
-    pipeline = DefendedPipeline(classifier, stack, gradient)
+    if threat is ThreatModel.BLACKBOX and not attack.score_based:
+        raise InvalidInputError(f"the blackbox threat allows score-based attacks only (square), not {type(attack).__name__}")
+    pipeline = DefendedPipeline(classifier, stack, gradient) if stack is not None else classifier
+    randomized = stack is not None and stack.randomized
     if threat is ThreatModel.BLACKBOX:
-        if not attack.score_based:
-            raise InvalidInputError(f"the blackbox threat allows score-based attacks only (square), not {type(attack).__name__}")
         result = attack(QueryOnly(pipeline), x, y, eps, generator=generator)
     else:
-        target = Expectation(pipeline, eot_samples) if stack.randomized else pipeline
-        result = attack(target, x, y, eps, generator=generator)
-    return AttackResult(result.x_adv, predict(pipeline, result.x_adv) != y) if stack.randomized else result
+        result = attack(Expectation(pipeline, eot_samples) if randomized else pipeline, x, y, eps, generator=generator)
+    return AttackResult(result.x_adv, predict(pipeline, result.x_adv) != y) if randomized else result
 
 
 def _auxaware(attack: Attack, classifier: Target, stack: Stack | None, x: torch.Tensor, y: torch.Tensor, eps: float,

@@ -239,9 +239,10 @@ def test_lambda_belongs_to_auxaware_only(natural_cnn, batch):
 
 
 @pytest.mark.parametrize("attack", ["pgd", "mim", "cw", "deepfool", "autoattack", "ssp"])
-def test_blackbox_refuses_gradient_attacks(attack, natural_cnn, batch):
+@pytest.mark.parametrize("defended", [True, False])
+def test_blackbox_refuses_gradient_attacks(attack, defended, natural_cnn, batch):
     with pytest.raises(InvalidInputError, match="score-based attacks only"):
-        craft("blackbox", ATTACKS.create(attack), natural_cnn, stack(Quantise()), *batch, EPS)
+        craft("blackbox", ATTACKS.create(attack), natural_cnn, stack(Quantise()) if defended else None, *batch, EPS)
 
 
 def test_blackbox_square_queries_the_whole_pipeline(natural_cnn, batch):
