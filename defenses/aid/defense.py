@@ -35,6 +35,7 @@ from defenses.aid.training import train_discriminator
 from defenses.aid.unrolled import unrolled_purify
 from defenses.base import Defense, FitContext
 from defenses.registry import DEFENSES
+from defenses.seeding import build_seeded
 
 
 class AIDPurifier(Defense):
@@ -91,9 +92,8 @@ class AIDPurifier(Defense):
         self.config = resolve(ctx.dataset, self.params)
         self.classifier = ctx.classifier
         widths = tap_widths(ctx.classifier, ctx.train.x.shape[1:], self.config.taps, ctx.device)
-        with torch.random.fork_rng(devices=[]):  # seeds D's initialisation without touching the caller's RNG
-            torch.default_generator.manual_seed(ctx.seed)
-            disc = Discriminator(widths, self.config.width, self.config.branch_depth, self.config.head_depth)
+        cfg = self.config
+        disc = build_seeded(lambda: Discriminator(widths, cfg.width, cfg.branch_depth, cfg.head_depth), ctx.seed)
         self.discriminator = disc.to(device=ctx.device, dtype=classifier_dtype(ctx.classifier))
 
     def fit(self, ctx: FitContext) -> None:

@@ -35,6 +35,7 @@ from defenses.defensegan.presets import PRESETS, resolve
 from defenses.defensegan.search import Reconstruction, search, starting_points
 from defenses.defensegan.training import train_gan
 from defenses.registry import DEFENSES
+from defenses.seeding import build_seeded
 
 
 class DefenseGAN(Defense):
@@ -66,10 +67,8 @@ class DefenseGAN(Defense):
         """Resolve the configuration for ``ctx.dataset`` and build an untrained GAN for its images."""
         self.config = cfg = resolve(ctx.dataset, self.params)
         image_shape = tuple(ctx.train.x.shape[1:])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            generator = Generator(cfg.latent, cfg.width, image_shape)
-            discriminator = Discriminator(cfg.width, image_shape)
+        generator, discriminator = build_seeded(
+            lambda: (Generator(cfg.latent, cfg.width, image_shape), Discriminator(cfg.width, image_shape)), ctx.seed)
         self.generator = generator.to(ctx.device).eval().requires_grad_(False)
         self.discriminator = discriminator.to(ctx.device).eval().requires_grad_(False)
 

@@ -35,6 +35,7 @@ from defenses.dir.pretraining import pretrain
 from defenses.dir.restoration import restored_image
 from defenses.dir.training import train_dir
 from defenses.registry import DEFENSES
+from defenses.seeding import build_seeded
 
 
 class DIRPurifier(Defense):
@@ -79,9 +80,7 @@ class DIRPurifier(Defense):
     def attach(self, ctx: FitContext) -> None:
         """Resolve the configuration for ``ctx.dataset`` and build the untrained denoiser under ``ctx.seed``."""
         self.config = resolve(ctx.dataset, self.params)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            net = Denoiser(ctx.train.x.shape[1], self.config.width)
+        net = build_seeded(lambda: Denoiser(ctx.train.x.shape[1], self.config.width), ctx.seed)
         dtype = next(ctx.classifier.parameters()).dtype
         self.denoiser = net.to(device=ctx.device, dtype=dtype).eval().requires_grad_(False)
 

@@ -30,6 +30,7 @@ from defenses.nrp.features import feature_network
 from defenses.nrp.network import PurifierNet, parameter_count
 from defenses.nrp.training import train_purifier
 from defenses.registry import DEFENSES
+from defenses.seeding import build_seeded
 
 
 class NRPPurifier(Defense):
@@ -78,9 +79,7 @@ class NRPPurifier(Defense):
         """Resolve the configuration for ``ctx.dataset`` and build the untrained purifier under ``ctx.seed``."""
         self.config = resolve(ctx.dataset, self.params)
         channels = ctx.train.x.shape[1]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            net = PurifierNet(channels, self.config.width, self.config.blocks)
+        net = build_seeded(lambda: PurifierNet(channels, self.config.width, self.config.blocks), ctx.seed)
         dtype = next(ctx.classifier.parameters()).dtype
         self.purifier = net.to(device=ctx.device, dtype=dtype).eval().requires_grad_(False)
 

@@ -40,6 +40,7 @@ from defenses.pixeldefend.network import PixelCNN
 from defenses.pixeldefend.presets import PRESETS, resolve
 from defenses.pixeldefend.training import train_pixelcnn
 from defenses.registry import DEFENSES
+from defenses.seeding import build_seeded
 
 #: Images decoded together; bounds the fast decoder's float64 canvases (about 230 MB for 256 mnist5k images).
 DECODE_BATCH = 256
@@ -94,9 +95,7 @@ class PixelDefend(Defense):
         """Resolve the configuration for ``ctx.dataset`` and build an untrained PixelCNN for its images."""
         self.config = resolve(ctx.dataset, {k: v for k, v in self.params.items() if k != "decoder"})
         cfg = self.config
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            net = PixelCNN(ctx.train.x.shape[1], cfg.hidden, cfg.blocks, cfg.first_kernel, cfg.kernel)
+        net = build_seeded(lambda: PixelCNN(ctx.train.x.shape[1], cfg.hidden, cfg.blocks, cfg.first_kernel, cfg.kernel), ctx.seed)
         self.pixelcnn = net.to(ctx.device).eval()
 
     def fit(self, ctx: FitContext) -> None:
