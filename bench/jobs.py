@@ -51,13 +51,23 @@ class ClassifierRef:
 
 @dataclass(frozen=True)
 class StageRef:
-    """One defense stage of a stack, on one classifier; ``key`` names its fitted state."""
+    """One defense stage of a stack, on one classifier.
+
+    ``key`` hashes everything that determines the stage's outputs; ``fit_key``
+    only what determines its fitted state, so variants differing in
+    inference-time parameters (``Defense.INFERENCE_PARAMS``) share one fit.
+    """
 
     label: str
     base: str
     params: dict[str, Any]
     key: str
     needs_fit: bool
+    fit_key: str
+
+    @property
+    def fit_job(self) -> str:
+        return f"fit-{self.fit_key}"
 
 
 @dataclass(frozen=True)

@@ -128,9 +128,11 @@ class Planner:
             comp = self.spec.defenses.get(label, Component(label, label))
             defense = self._instance("defense", comp)
             key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.identity(), "seed": self.spec.seed})
-            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit))
+            fit_key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.fit_identity(),
+                                   "seed": self.spec.seed})
+            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key)
             if stage.needs_fit:
-                self._add(Job(f"fit-{key}", JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
+                self._add(Job(stage.fit_job, JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
                               FitTask(ref, stage, self.spec.seed)), f"{ref.key}/{name}")
             stages.append(stage)
         return tuple(stages)
@@ -157,7 +159,7 @@ class Planner:
                            "threat": {"model": threat.model, "params": threat.params}, "eps": eps, "lam": lam,
                            "seed": self.spec.seed, "n": n, "batch_size": self.spec.batch_size})
         task = CraftTask(key, target, stack, attack, threat, eps, lam, self.spec.seed, n, self.spec.batch_size)
-        deps = (f"train-{target.key}",) + tuple(f"fit-{s.key}" for s in stack or () if s.needs_fit)
+        deps = (f"train-{target.key}",) + tuple(s.fit_job for s in stack or () if s.needs_fit)
         versus = f" vs {'+'.join(s.label for s in stack)}" if stack is not None else ""
         lam_text = f" lam={lam:g}" if lam is not None else ""
         return self._add(Job(f"craft-{key}", JobKind.CRAFT,
@@ -173,7 +175,7 @@ class Planner:
                   labels: ResultLabels) -> None:
         advset: CraftTask | None = craft.task if craft is not None else None  # type: ignore[assignment]
         key = self._eval_key(ref, stack, advset, labels)
-        deps = (f"train-{ref.key}",) + tuple(f"fit-{s.key}" for s in stack if s.needs_fit) + ((craft.key,) if craft else ())
+        deps = (f"train-{ref.key}",) + tuple(s.fit_job for s in stack if s.needs_fit) + ((craft.key,) if craft else ())
         what = labels.attack if craft is None else f"{labels.attack}/{labels.threat} eps={labels.eps:g}"
         what += f" lam={labels.lam:g}" if labels.lam is not None else ""
         what += f" from {labels.source}" if labels.source else ""

@@ -86,14 +86,14 @@ class RunContext:
         metadata: dict[str, Any] = {}
         fitted_now = False
         if stage.needs_fit:
-            artifact = self.cache.load(DEFENSES_KIND, stage.key)
+            artifact = self.cache.load(DEFENSES_KIND, stage.fit_key)
             if artifact is None:
                 trainee = DEFENSES.create(stage.base, **stage.params)
                 seconds = time_fit(trainee, ctx)
-                artifact = self._save_and_reload(DEFENSES_KIND, stage.key, trainee.state_dict(),
+                artifact = self._save_and_reload(DEFENSES_KIND, stage.fit_key, trainee.state_dict(),
                                                  {"defense": stage.label, "base": stage.base, "classifier": ref.label(),
                                                   "fit_seconds": seconds, "device": str(self.device),
-                                                  "identity": trainee.identity()})
+                                                  "identity": trainee.fit_identity()})
                 fitted_now = True
             metadata = artifact.metadata
         defense = DEFENSES.create(stage.base, **stage.params)

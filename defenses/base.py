@@ -40,6 +40,8 @@ class Defense:
     unrollable: ClassVar[bool] = False
     #: Bump when the code changes what ``fit`` produces, so cached states are not reused.
     VERSION: ClassVar[str] = "1"
+    #: Constructor parameters that only ``purify`` reads: variants differing in them share one fitted state.
+    INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -89,6 +91,12 @@ class Defense:
     def identity(self) -> dict[str, Any]:
         """Everything that determines this defense's fitted state and outputs (enters cache keys)."""
         return {"type": f"{type(self).__module__}.{type(self).__qualname__}", "version": self.VERSION, "params": self.params}
+
+    def fit_identity(self) -> dict[str, Any]:
+        """What determines the fitted state: ``identity`` without the ``INFERENCE_PARAMS`` (keys the fit cache)."""
+        identity = self.identity()
+        params = {k: v for k, v in identity.get("params", {}).items() if k not in self.INFERENCE_PARAMS}
+        return {**identity, "params": params}
 
     def describe(self) -> str:
         return (type(self).__doc__ or type(self).__name__).strip().splitlines()[0]

@@ -30,8 +30,8 @@ def test_job_counts_and_reuse(plan):
     counts, saved = plan.counts(), plan.saved()
     # natural@0, madry@0, and the surrogates natural@1 (S=T) and lenet natural@0 (S!=T), each trained once
     assert counts[JobKind.TRAIN] == 4 and saved[JobKind.TRAIN] == 2  # both targets share each surrogate
-    # aid and aid2 on each target classifier; the stack aid+aid2 reuses both
-    assert counts[JobKind.FIT] == 4 and saved[JobKind.FIT] == 4
+    # aid and aid2 differ in purification steps only, so one fitted D per target serves aid, aid2 and aid+aid2
+    assert counts[JobKind.FIT] == 2 and saved[JobKind.FIT] == 4
     # oblivious: one set per (classifier, attack) for all 4 stacks; auxaware: one per stack and lambda;
     # transfer: one per (surrogate, attack), shared by both targets and all stacks
     assert counts[JobKind.CRAFT] == 2 * 2 + 2 * 3 * 2 + 2
@@ -79,6 +79,16 @@ def test_keys_follow_what_determines_the_output(plan, mnist):
     assert by_kind[JobKind.TRAIN] == other_by_kind[JobKind.TRAIN]  # n does not change training or fitting
     assert by_kind[JobKind.FIT] == other_by_kind[JobKind.FIT]
     assert not by_kind[JobKind.CRAFT] & other_by_kind[JobKind.CRAFT]
+
+
+def test_inference_parameters_share_a_fit_and_training_parameters_do_not(mnist):
+    spec = {"n": 20, "defenses": ["aid", "aid_steps", "aid_gamma"], "attacks": ["pgd"],
+            "defense_params": {"aid_steps": {"use": "aid", "steps": 2}, "aid_gamma": {"use": "aid", "gamma": 1.0}}}
+    plan = build_plan(parse_spec(spec), {"mnist5k": mnist})
+    stages = {j.task.labels.defense: j.task.stack[0] for j in plan.ordered() if j.kind is JobKind.EVALUATE}
+    assert stages["aid"].fit_key == stages["aid_steps"].fit_key != stages["aid_gamma"].fit_key
+    assert len({s.key for s in stages.values()}) == 3  # yet each variant's results are its own
+    assert plan.counts()[JobKind.FIT] == 2
 
 
 def test_attack_presets_fill_iterative_parameters(plan):

@@ -67,7 +67,8 @@ def _stack(ref: ClassifierRef, defense: str, spec: dict) -> tuple[StageRef, ...]
     stages = []
     for label in defense.split("+"):
         entry = spec.get("defenses", {}).get(label, {"base": label, "params": {}})
-        stages.append(StageRef(label, entry["base"], entry["params"], f"s-{ref.key}-{label}", entry["base"] != "none"))
+        key = f"s-{ref.key}-{label}"
+        stages.append(StageRef(label, entry["base"], entry["params"], key, entry["base"] != "none", key))
     return tuple(stages)
 
 

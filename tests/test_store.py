@@ -25,7 +25,7 @@ def labels(attack: str, eps: float, n: int = 5, lam: float | None = None) -> Res
 
 
 def eval_job(key: str, attack: str = "clean", eps: float = 0.0) -> Job:
-    stack = (StageRef("none", "none", {}, "skey", False),)
+    stack = (StageRef("none", "none", {}, "skey", False, "skey"),)
     return Job(key, JobKind.EVALUATE, f"evaluate {attack}", ("train-ckey",),
                EvaluateTask(REF, stack, None, labels(attack, eps), 0, 100))
 

@@ -37,7 +37,7 @@ def _fit_seconds(stack_json: str, jobs: pd.DataFrame) -> tuple[float, str | None
     total = 0.0
     by_key = jobs.set_index("key")
     for stage in json.loads(stack_json):
-        key = f"fit-{stage['key']}"
+        key = f"fit-{stage.get('fit_key', stage['key'])}"
         if key not in by_key.index:
             continue  # a stage without training (e.g. none)
         job = by_key.loc[key]

@@ -45,6 +45,7 @@ class AIDPurifier(Defense):
     unrollable: ClassVar[bool] = True
     randomized: ClassVar[bool] = False
     VERSION: ClassVar[str] = "1"
+    INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"eps", "step", "steps", "surrogate", "temperature", "box_gradient"})
 
     def __init__(
         self,

@@ -45,6 +45,7 @@ class DefenseGAN(Defense):
     unrollable: ClassVar[bool] = True
     randomized: ClassVar[bool] = False
     VERSION: ClassVar[str] = "1"
+    INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"restarts", "search_steps", "search_lr", "restart_seed"})
 
     def __init__(self, *, restarts: int | None = None, search_steps: int | None = None, search_lr: float | None = None,
                  restart_seed: int | None = None, latent: int | None = None, width: int | None = None,

@@ -43,6 +43,7 @@ class DIRPurifier(Defense):
 
     differentiable: ClassVar[bool] = True
     VERSION: ClassVar[str] = "1"
+    INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"mask_seed"})  # combine is used in training too
 
     def __init__(
         self,

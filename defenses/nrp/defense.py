@@ -38,6 +38,7 @@ class NRPPurifier(Defense):
 
     differentiable: ClassVar[bool] = True
     VERSION: ClassVar[str] = "1"
+    INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"dynamic", "noise_std", "noise_eps"})
 
     def __init__(
         self,

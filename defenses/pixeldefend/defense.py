@@ -68,6 +68,7 @@ class PixelDefend(Defense):
     unrollable: ClassVar[bool] = False
     randomized: ClassVar[bool] = False
     VERSION: ClassVar[str] = "1"
+    INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"eps"})
 
     def __init__(self, *, eps: float | None = None, hidden: int | None = None, blocks: int | None = None,
                  first_kernel: int | None = None, kernel: int | None = None, epochs: int | None = None,
