@@ -1,7 +1,7 @@
 """Attack algorithms and threat models; ``Attack`` is the base type for plugins."""
 
 import bench  # noqa: F401  (initialised first: its training recipes import the attack engine)
-from attacks import autoattack, cw, deepfool, iterative, square, ssp  # noqa: F401  (registration)
+from attacks import apgd, autoattack, cw, deepfool, iterative, square, ssp  # noqa: F401  (registration)
 from attacks.base import Attack, AttackResult, Target
 from attacks.norms import Norm
 from attacks.pipeline import GradientMode

@@ -5,6 +5,17 @@ the eps-ball.  It asks autograd for the gradient with respect to the input
 only, so each step costs one forward and one input-backward pass of the target
 and little else.  With restarts, an example keeps the first adversarial point
 found (or, failing that, the last restart's).
+
+Two options serve attacks on a defended pipeline, where the gradient is a
+surrogate (BPDA, unrolling) and the loss need not rise along the iterates:
+
+- ``keep_best``: each example returns the iterate with the highest margin
+  (best other logit minus the true one) of the target's own outputs, read from
+  the forward pass each step already makes, so it costs one extra forward pass
+  in all; as margin > 0 exactly when the target errs, an example the target
+  misclassified at any iterate is returned misclassified (AutoAttack's rule).
+- a given ``start`` for the first restart, e.g. an attack crafted against the
+  classifier alone, so the iterates begin where that attack ended.
 """
 
 from __future__ import annotations
@@ -12,9 +23,10 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch import nn
 
 from attacks.base import Attack, Target
-from attacks.losses import LOSSES, AttackLoss
+from attacks.losses import LOSSES, AttackLoss, margins
 from attacks.norms import Norm, ascent_direction, project, random_start
 from attacks.registry import ATTACKS
 from bench.errors import InvalidInputError
@@ -32,20 +44,28 @@ def iterate(
     loss: AttackLoss,
     start: torch.Tensor,
     momentum: float | None = None,
+    keep_best: bool = False,
 ) -> torch.Tensor:
     """``steps`` ascent steps of ``loss`` from ``start`` (momentum: MIM's accumulated L1-normalised gradient).
 
     Under L-inf the iterate lives in one buffer, updated in place and clipped
     to the eps-box intersected with [0, 1] (computed once): the same values
-    as ``project`` gives, with no allocation per step.
+    as ``project`` gives, with no allocation per step.  ``keep_best``: return
+    each example's highest-margin iterate (``start`` and the last included).
     """
     x_adv = start.detach().clone()
     velocity = torch.zeros_like(x) if momentum is not None else None
     box = ((x - eps).clamp_(min=0.0), (x + eps).clamp_(max=1.0)) if norm is Norm.LINF else None
+    best = BestIterate(x_adv) if keep_best else None
+    recorded = RecordedLogits(target) if keep_best else target
     for _ in range(steps):
         x_adv.requires_grad_(True)
-        grad = torch.autograd.grad(loss(target, x_adv, y).sum(), x_adv)[0]
+        if best is not None:
+            recorded.logits = None
+        grad = torch.autograd.grad(loss(recorded, x_adv, y).sum(), x_adv)[0]
         x_adv.requires_grad_(False)
+        if best is not None:
+            best.offer(x_adv, recorded.logits, y)
         if velocity is not None:
             velocity = momentum * velocity + grad / grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(-1, 1, 1, 1)
             grad = velocity
@@ -53,13 +73,48 @@ def iterate(
             x_adv.add_(ascent_direction(grad, norm), alpha=step_size).clamp_(*box)
         else:
             x_adv = project(x_adv + step_size * ascent_direction(grad, norm), x, eps, norm)
-    return x_adv
+    if best is None:
+        return x_adv
+    with torch.no_grad():
+        best.offer(x_adv, target(x_adv), y)
+    return best.x
+
+
+class RecordedLogits(nn.Module):
+    """``target`` that remembers its last outputs, so the engine can judge an iterate from the loss's own forward pass."""
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target, self.logits = target, None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.target(x)
+        self.logits = out.detach()
+        return out
+
+
+class BestIterate:
+    """Per example, the highest-margin candidate offered so far (ties keep the earlier one)."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x.clone()
+        self.margin = torch.full((len(x),), float("-inf"), device=x.device)
+
+    def offer(self, x: torch.Tensor, logits: torch.Tensor | None, y: torch.Tensor) -> None:
+        if logits is None:
+            raise RuntimeError("keep_best needs a loss that evaluates the target on the iterate")
+        margin = margins(logits, y).to(self.margin.dtype)
+        better = margin > self.margin
+        self.x[better] = x[better].detach()
+        self.margin = torch.where(better, margin, self.margin)
 
 
 class IterativeAttack(Attack):
     """Shared parameters and restart logic of PGD and MIM."""
 
     momentum: float | None = None
+    keep_best: bool = False
+    start: torch.Tensor | None = None
 
     def __init__(self, steps: int = 40, step_size: float | None = None, rel_step: float = 2.5, restarts: int = 1,
                  random_start: bool = True, loss: str = "ce", norm: Norm | str | None = None) -> None:
@@ -77,6 +132,12 @@ class IterativeAttack(Attack):
         clone.loss = loss
         return clone
 
+    def with_selection(self, *, keep_best: bool, start: torch.Tensor | None = None) -> "IterativeAttack":
+        """A copy returning best iterates (``keep_best``) and beginning its first restart at ``start`` (the inputs' shape)."""
+        clone = copy.copy(self)
+        clone.keep_best, clone.start = keep_best, start
+        return clone
+
     def step_for(self, eps: float) -> float:
         """The given step size, or Madry's rule ``rel_step * eps / steps``."""
         return self.step_size if self.step_size is not None else self.rel_step * eps / self.steps
@@ -87,9 +148,9 @@ class IterativeAttack(Attack):
         for restart in range(self.restarts):
             idx = pending.nonzero().squeeze(1)
             xs, ys = x[idx], y[idx]
-            start = random_start(xs, eps, self.norm, generator) if self.random_start else xs
             x_adv = iterate(target, xs, ys, eps=eps, step_size=self.step_for(eps), steps=self.steps, norm=self.norm,
-                            loss=self.loss, start=start, momentum=self.momentum)
+                            loss=self.loss, start=self._start(restart, x, idx, eps, generator), momentum=self.momentum,
+                            keep_best=self.keep_best)
             best[idx] = x_adv
             if restart == self.restarts - 1:
                 break
@@ -99,6 +160,16 @@ class IterativeAttack(Attack):
             if not pending.any():
                 break
         return best
+
+    def _start(self, restart: int, x: torch.Tensor, idx: torch.Tensor, eps: float,
+               generator: torch.Generator | None) -> torch.Tensor:
+        """The first iterate for the examples ``idx`` of ``x``."""
+        xs = x[idx]
+        if restart == 0 and self.start is not None:
+            if self.start.shape != x.shape:
+                raise InvalidInputError(f"start has shape {tuple(self.start.shape)}, the inputs {tuple(x.shape)}")
+            return project(self.start[idx].to(xs), xs, eps, self.norm)
+        return random_start(xs, eps, self.norm, generator) if self.random_start else xs
 
 
 class PGD(IterativeAttack):

@@ -19,12 +19,15 @@ def cross_entropy(target: Target, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return F.cross_entropy(target(x), y, reduction="none")
 
 
+def margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Best other logit minus the true one, per example: > 0 exactly when the prediction is wrong."""
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    return logits.scatter(1, y[:, None], float("-inf")).amax(1) - true
+
+
 def margin(target: Target, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """C&W's margin: best other logit minus the true one."""
-    logits = target(x)
-    true = logits.gather(1, y[:, None]).squeeze(1)
-    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
-    return other - true
+    return margins(target(x), y)
 
 
 LOSSES: dict[str, AttackLoss] = {"ce": cross_entropy, "margin": margin}

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from enum import Enum
 
 import torch
 
-from bench.errors import InvalidInputError
+from bench.choice import Choice
 
 
-class Norm(str, Enum):
+class Norm(Choice):
     LINF = "linf"
     L2 = "l2"
-
-    @classmethod
-    def coerce(cls, value: "Norm | str") -> "Norm":
-        try:
-            return cls(str(value.value if isinstance(value, Norm) else value).lower())
-        except ValueError:
-            raise InvalidInputError(f"unknown norm {value!r}; use one of: {', '.join(n.value for n in cls)}") from None
 
 
 def _flat_norm(t: torch.Tensor) -> torch.Tensor:

@@ -11,36 +11,38 @@ a stage depends on the stage's declarations and the gradient mode:
 
 Both substitutes are BPDA in Athalye et al.'s sense: the forward value is
 ``purify(x)``, the backward pass is that of a differentiable approximation.
+``relu_beta`` builds the unrolled purification with softplus_beta's second
+derivative for ReLU (``attacks.curvature``; inf, the default here: ReLU's
+own): a purification that follows a ReLU network's gradient depends on its
+input through that gradient, whose exact derivative is zero almost
+everywhere, which would leave the unrolled gradient equal to BPDA's.
 Randomized stacks are attacked through ``Expectation``: the mean of several
 forward passes, whose gradient is the average of the per-sample gradients (EOT).
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from functools import partial
 from typing import Callable
+
+import math
 
 import torch
 from torch import nn
 
 from attacks.base import Target
+from attacks.curvature import check_beta, relu_curvature
 from attacks.targets import as_module
+from bench.choice import Choice
 from bench.errors import InvalidInputError
 from defenses.base import Defense
 from defenses.stack import Stack
 
 
-class GradientMode(str, Enum):
+class GradientMode(Choice):
     AUTO = "auto"  # unrolled where a stage offers it, identity otherwise
     BPDA = "bpda"  # identity through every non-differentiable stage
     UNROLLED = "unrolled"  # every non-differentiable stage must offer unrolled_purify
-
-    @classmethod
-    def coerce(cls, value: "GradientMode | str") -> "GradientMode":
-        try:
-            return cls(value)
-        except ValueError:
-            raise InvalidInputError(f"unknown gradient mode {value!r}; use one of: {', '.join(m.value for m in cls)}") from None
 
 
 def straight_through(value: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
@@ -61,20 +63,22 @@ def identity_stage(defense: Defense, x: torch.Tensor) -> torch.Tensor:
     return straight_through(defense.purify(x.detach()), x)
 
 
-def unrolled_stage(defense: Defense, x: torch.Tensor) -> torch.Tensor:
+def unrolled_stage(defense: Defense, x: torch.Tensor, relu_beta: float = math.inf) -> torch.Tensor:
     if not torch.is_grad_enabled():
         return defense.purify(x)
-    return straight_through(defense.purify(x.detach()), defense.unrolled_purify(x))
+    with relu_curvature(relu_beta):
+        surrogate = defense.unrolled_purify(x)
+    return straight_through(defense.purify(x.detach()), surrogate)
 
 
-def stage_rule(name: str, defense: Defense, mode: GradientMode) -> StageRule:
+def stage_rule(name: str, defense: Defense, mode: GradientMode, relu_beta: float = math.inf) -> StageRule:
     """How gradients cross the stage ``name`` under ``mode``."""
     if defense.differentiable:
         return autograd_stage
     if mode is GradientMode.BPDA:
         return identity_stage
     if defense.unrollable:
-        return unrolled_stage
+        return partial(unrolled_stage, relu_beta=relu_beta)
     if mode is GradientMode.UNROLLED:
         raise InvalidInputError(f"stage {name!r} is neither differentiable nor unrollable; use gradient mode 'auto' or 'bpda'")
     return identity_stage
@@ -83,11 +87,13 @@ def stage_rule(name: str, defense: Defense, mode: GradientMode) -> StageRule:
 class DefendedPipeline(nn.Module):
     """``classifier(stack.purify(x))`` with the gradient rules above; taps are the classifier's."""
 
-    def __init__(self, classifier: Target, stack: Stack, gradient: GradientMode | str = GradientMode.AUTO) -> None:
+    def __init__(self, classifier: Target, stack: Stack, gradient: GradientMode | str = GradientMode.AUTO,
+                 relu_beta: float = math.inf) -> None:
         super().__init__()
         mode = GradientMode.coerce(gradient)
+        relu_beta = check_beta(relu_beta)
         self.classifier = as_module(classifier)
-        self.stages = [(defense, stage_rule(name, defense, mode)) for name, defense in stack.stages]
+        self.stages = [(defense, stage_rule(name, defense, mode, relu_beta)) for name, defense in stack.stages]
         self.tap_points = {tap: f"classifier.{path}" for tap, path in getattr(self.classifier, "tap_points", {}).items()}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,17 @@
 """Reading model weights safely: safetensors, or torch files with ``weights_only=True``.
 
-A file that would run code when unpickled is refused, never executed.
+A file that would run code when unpickled is refused, never executed.  The
+format is read from the bytes, not the file name, so a renamed file loads the
+same; the bytes are read once, so the digest returned is that of the weights
+loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -17,21 +23,42 @@ NESTED_KEYS = ("state_dict", "model_state_dict", "model")
 
 def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file (a bare state dict, or one nested under a usual key)."""
+    return read_checkpoint(path)[0]
+
+
+def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], str]:
+    """The tensors of a checkpoint file and the SHA-256 of its bytes."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DataUnavailableError(f"checkpoint {path} does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        raise DataUnavailableError(f"checkpoint {path} does not exist; give the path of a .pt, .pth or .safetensors file")
+    data = path.read_bytes()
+    return _parse(data, path), hashlib.sha256(data).hexdigest()
 
-        return load_file(str(path))
+
+def _is_safetensors(data: bytes) -> bool:
+    """safetensors: an 8-byte header length, then the JSON header."""
+    return len(data) > 8 and data[8:9] == b"{"
+
+
+def _parse(data: bytes, path: Path) -> dict[str, torch.Tensor]:
+    if _is_safetensors(data):
+        from safetensors import SafetensorError
+        from safetensors.torch import load
+
+        try:
+            return load(data)
+        except SafetensorError as exc:
+            raise UnsafeCheckpointError(f"{path} is not a readable safetensors file ({exc})") from exc
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a refusal is one line; torch's note on the pickle protocol is noise there
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
             f"refusing {path}: it holds objects beyond plain tensors and would run code when loaded "
             "(convert it with safetensors, or save only model.state_dict())"
         ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise UnsafeCheckpointError(f"{path} is not a readable torch checkpoint ({exc})") from exc
     for key in NESTED_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

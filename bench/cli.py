@@ -86,11 +86,13 @@ QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.run import RunOptions, run_spec
     from bench.run_summary import summary_text
-    from bench.spec import load_spec
+    from bench.spec import checkpoint_overrides, load_spec
     from bench.store import done_keys
 
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
     overrides.update({flag: getattr(args, flag) for flag in SCALAR_FLAGS})
+    if args.checkpoint is not None:
+        overrides.update(checkpoint_overrides(args.arch, args.checkpoint, args.recipe))
     spec = load_spec(spec_path, overrides=overrides, assignments=args.set or (), name=args.name)
     options = RunOptions(results=args.results, executor=args.executor, ray_address=args.ray_address, dry_run=args.dry_run,
                          argv=list(argv))
@@ -147,7 +149,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset(s), comma-separated")
-    p.add_argument("--arch", help="arch(s), comma-separated")
+    p.add_argument("--arch", help="arch(s), comma-separated (with --checkpoint: the checkpoint's one arch)")
+    p.add_argument("--checkpoint", type=Path,
+                   help="evaluate this weights file (.pt/.pth read with weights_only=True, or .safetensors) of --arch")
     p.add_argument("--recipe", help="recipe(s), comma-separated")
     p.add_argument("--defense", help="defense stacks, comma-separated; stages joined by '+', e.g. none,aid,pixeldefend+aid")
     p.add_argument("--attack", help="attack(s), comma-separated")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.classifiers import ClassifierId
+from bench.external_classifiers import ExternalClassifier
 
 
 class JobKind(str, Enum):
@@ -32,7 +33,11 @@ class Status(str, Enum):
 
 @dataclass(frozen=True)
 class ClassifierRef:
-    """A base classifier: its identity, recipe label (a variant name) and cache key."""
+    """A base classifier: its identity, recipe label (a variant name) and cache key.
+
+    A classifier trained elsewhere has ``external`` set; its ``recipe`` is then
+    its label in the spec and ``recipe_base`` where it came from (checkpoint, module).
+    """
 
     dataset: str
     arch: str
@@ -41,6 +46,7 @@ class ClassifierRef:
     recipe_params: dict[str, Any]
     seed: int
     key: str
+    external: ExternalClassifier | None = None
 
     def cid(self) -> ClassifierId:
         return ClassifierId(self.dataset, self.arch, self.recipe_base, self.seed, dict(self.recipe_params))
@@ -64,6 +70,7 @@ class StageRef:
     key: str
     needs_fit: bool
     fit_key: str
+    instance: Any = field(default=None, compare=False, repr=False)  # a Defense object given from Python (copied before use)
 
     @property
     def fit_job(self) -> str:

@@ -4,6 +4,11 @@ A job that raises is an ``Outcome`` with status ``failed`` and its error; it
 never stops the matrix.  Each job seeds torch's global generator with the
 run's seed before it starts, so its output does not depend on which jobs ran
 before it in the same process.
+
+The clean evaluation of each (classifier, defense stack) also times the
+stack's purification alone, at batch size 1 and at a large batch (Table 2 of
+the paper); the evaluations' own purification seconds are at the run's
+evaluation batch size and n, which differ between runs.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import time
 import traceback
 from datetime import datetime, timezone
+from dataclasses import asdict
 from typing import Any, Callable
 
 import numpy as np
@@ -18,8 +24,11 @@ import torch
 
 from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
 from bench.run_context import RunContext
+from defenses.timing import time_purification
 
 JobOutput = tuple[dict[str, Any], EvalResult | None]
+TIMING_SINGLE_IMAGES = 8  # batch-1 calls averaged: enough for a stable mean, cheap for the slowest purifier
+TIMING_BATCH_SIZE = 256  # the "large batch" of the throughput, the first test images tiled up to it
 
 
 def now() -> str:
@@ -29,8 +38,11 @@ def now() -> str:
 def _train(task: TrainTask, ctx: RunContext) -> JobOutput:
     loaded = ctx.classifier(task.classifier)
     meta = loaded.metadata
-    return {"trained_now": loaded.trained_now, "clean_accuracy": meta.get("clean_accuracy"),
-            "train_seconds": meta.get("train_seconds")}, None
+    details = {"trained_now": loaded.trained_now, "clean_accuracy": meta.get("clean_accuracy"),
+               "train_seconds": meta.get("train_seconds")}
+    if "imported_now" in meta:  # a given classifier (bench.external_classifiers) is imported, never trained
+        details["imported_now"] = meta["imported_now"]
+    return details, None
 
 
 def _fit(task: FitTask, ctx: RunContext) -> JobOutput:
@@ -71,7 +83,12 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     purify_seconds = time.perf_counter() - begin
     correct = _predict(model, torch.cat(purified), task.batch_size, ctx.device) == split.y
     result = EvalResult(correct.numpy().astype(bool), undefended.numpy().astype(bool), purify_seconds)
-    return {"accuracy": float(np.mean(result.correct))}, result
+    details: dict[str, Any] = {"accuracy": float(np.mean(result.correct))}
+    if task.advset is None:  # once per (classifier, stack), after the flags: its random draws change no result
+        timing = time_purification(stack.purify, split.x[:TIMING_SINGLE_IMAGES].to(ctx.device), batch_size=TIMING_BATCH_SIZE,
+                                   single_images=TIMING_SINGLE_IMAGES, warm_batch=False)  # warm: it just purified x
+        details["purification_timing"] = asdict(timing)
+    return details, result
 
 
 RUNNERS: dict[JobKind, Callable[[Task, RunContext], JobOutput]] = {

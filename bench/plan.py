@@ -101,6 +101,8 @@ class Planner:
         from attacks import ATTACKS
         from defenses import DEFENSES
 
+        if comp.instance is not None:
+            return comp.instance
         registry = {"defense": DEFENSES, "attack": ATTACKS}[kind]
         if (kind, comp.label) not in self._instances:
             self._instances[(kind, comp.label)] = registry.create(comp.base, **comp.params)
@@ -111,12 +113,27 @@ class Planner:
     def _classifier(self, dataset: str, arch: str, recipe: str, seed: int, consumer: str) -> ClassifierRef:
         from bench.classifiers import ClassifierId, classifier_key
 
+        if arch in self.spec.classifiers:
+            return self._external(dataset, arch, consumer)
         comp = self.spec.recipes.get(recipe, Component(recipe, recipe))
         if arch.startswith(ZOO_PREFIX):
             key = f"zoo-{arch[len(ZOO_PREFIX):]}"
         else:
             key = classifier_key(ClassifierId(dataset, arch, comp.base, seed, dict(comp.params)), self._dataset(dataset))
         ref = ClassifierRef(dataset, arch, recipe, comp.base, dict(comp.params), seed, key)
+        self._add(Job(f"train-{key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref)), consumer)
+        return ref
+
+    def _external(self, dataset: str, label: str, consumer: str) -> ClassifierRef:
+        """A classifier trained elsewhere; checked against the dataset now, so a bad file fails before any work."""
+        from bench.external_classifiers import check_external, external_key
+
+        ext = self.spec.classifiers[label]
+        data = self._dataset(dataset)
+        key = external_key(ext, data)
+        ref = ClassifierRef(dataset, ext.arch, label, ext.source, {}, self.spec.seed, key, external=ext)
+        if f"train-{key}" not in self.plan.jobs:
+            check_external(ext, data)
         self._add(Job(f"train-{key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref)), consumer)
         return ref
 
@@ -130,7 +147,9 @@ class Planner:
             key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.identity(), "seed": self.spec.seed})
             fit_key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.fit_identity(),
                                    "seed": self.spec.seed})
-            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key)
+            if comp.digest is not None:  # an object from Python: its weights and attributes count too
+                key, fit_key = (content_key({"stage": k, "object": comp.digest}) for k in (key, fit_key))
+            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance)
             if stage.needs_fit:
                 self._add(Job(stage.fit_job, JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
                               FitTask(ref, stage, self.spec.seed)), f"{ref.key}/{name}")
@@ -154,10 +173,12 @@ class Planner:
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
                threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job:
+        from attacks.threats import VERSION as THREATS_VERSION
+
         key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
                            "attack": {"base": attack.base, "params": attack.params, **code},
-                           "threat": {"model": threat.model, "params": threat.params}, "eps": eps, "lam": lam,
-                           "seed": self.spec.seed, "n": n, "batch_size": self.spec.batch_size})
+                           "threat": {"model": threat.model, "params": threat.params, "version": THREATS_VERSION},
+                           "eps": eps, "lam": lam, "seed": self.spec.seed, "n": n, "batch_size": self.spec.batch_size})
         task = CraftTask(key, target, stack, attack, threat, eps, lam, self.spec.seed, n, self.spec.batch_size)
         deps = (f"train-{target.key}",) + tuple(s.fit_job for s in stack or () if s.needs_fit)
         versus = f" vs {'+'.join(s.label for s in stack)}" if stack is not None else ""
@@ -188,6 +209,9 @@ class Planner:
         for dataset in block.datasets:
             n = self._n(dataset)
             for arch in block.archs:
+                if arch in self.spec.classifiers:  # trained elsewhere: one classifier, no recipe
+                    self._cells(block, self._external(dataset, arch, "target"), n)
+                    continue
                 for recipe in block.recipes:
                     self._cells(block, self._classifier(dataset, arch, recipe, self.spec.seed, "target"), n)
 
@@ -213,9 +237,15 @@ class Planner:
                             self._cell(ref, stacks, crafter, attack, code, threat, eps, lam, {**base, **source_labels})
 
     def _surrogate(self, ref: ClassifierRef, source: TransferSource) -> tuple[ClassifierRef, dict[str, Any]]:
+        if ref.external is not None and source.recipe is None and source.arch not in self.spec.classifiers:
+            raise SpecError(f"transfer source {source.text!r} for {ref.label()}: that classifier was not trained here, so "
+                            "its surrogate needs a recipe, e.g. sources = [\"same/natural\", \"vgg19/natural\"]")
         arch, recipe, seed = source.resolve(ref.arch, ref.recipe, ref.seed)
         crafter = self._classifier(ref.dataset, arch, recipe, seed, f"{ref.key}/{source.text}")
-        return crafter, dict(source=source.text, source_kind=TransferSource.kind(arch, ref.arch), source_classifier=crafter.label())
+        if crafter.key == ref.key:
+            raise SpecError(f"transfer source {source.text!r} is the target {ref.label()} itself; use another classifier")
+        return crafter, dict(source=source.text, source_kind=TransferSource.kind(crafter.arch, ref.arch),
+                             source_classifier=crafter.label())
 
     def _cell(self, ref: ClassifierRef, stacks: dict[str, tuple[StageRef, ...]], crafter: ClassifierRef, attack: AttackRef,
               code: dict[str, Any], threat: ThreatRef, eps: float, lam: float | None, labels: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ context object (one per executor process), never at module level.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -19,6 +20,7 @@ from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
 from bench.data import DatasetSplits, Split, load_dataset
 from bench.device import resolve_device
+from bench.external_classifiers import obtain_external
 from bench.jobs import ClassifierRef, CraftTask, StageRef
 
 ADVSETS = "advsets"
@@ -43,6 +45,15 @@ class AdvSet:
     crafted_now: bool
 
 
+def new_defense(stage: StageRef) -> Any:  # -> defenses.Defense
+    """A fresh, unfitted defense for ``stage``: built from the registry, or a copy of the object given (fit mutates it)."""
+    from defenses import DEFENSES
+
+    if stage.instance is not None:
+        return copy.deepcopy(stage.instance)
+    return DEFENSES.create(stage.base, **stage.params)
+
+
 class RunContext:
     def __init__(self, settings: ContextSettings, datasets: Mapping[str, DatasetSplits] | None = None) -> None:
         self.settings = settings
@@ -65,8 +76,11 @@ class RunContext:
     def classifier(self, ref: ClassifierRef) -> LoadedClassifier:
         """The frozen classifier ``ref``: cached, or trained now and cached."""
         if ref.key not in self._classifiers:
-            loaded = obtain_classifier(ref.cid(), data=self.dataset(ref.dataset), device=self.device, cache=self.cache,
-                                       progress=self.settings.progress)
+            if ref.external is not None:
+                loaded = obtain_external(ref.external, self.dataset(ref.dataset), self.device, self.cache)
+            else:
+                loaded = obtain_classifier(ref.cid(), data=self.dataset(ref.dataset), device=self.device, cache=self.cache,
+                                           progress=self.settings.progress)
             if loaded.key != ref.key:
                 raise RuntimeError(f"planned classifier key {ref.key} but obtained {loaded.key} for {ref.label()}")
             for p in loaded.model.parameters():
@@ -76,7 +90,7 @@ class RunContext:
 
     def stage(self, ref: ClassifierRef, stage: StageRef, seed: int) -> tuple[Any, dict[str, Any], bool]:
         """The defense stage attached to ``ref``, its fitted state loaded; returns (defense, metadata, fitted_now)."""
-        from defenses import DEFENSES, FitContext
+        from defenses import FitContext
         from defenses.timing import time_fit
 
         if stage.key in self._stages:
@@ -88,7 +102,7 @@ class RunContext:
         if stage.needs_fit:
             artifact = self.cache.load(DEFENSES_KIND, stage.fit_key)
             if artifact is None:
-                trainee = DEFENSES.create(stage.base, **stage.params)
+                trainee = new_defense(stage)
                 seconds = time_fit(trainee, ctx)
                 artifact = self._save_and_reload(DEFENSES_KIND, stage.fit_key, trainee.state_dict(),
                                                  {"defense": stage.label, "base": stage.base, "classifier": ref.label(),
@@ -96,7 +110,7 @@ class RunContext:
                                                   "identity": trainee.fit_identity()})
                 fitted_now = True
             metadata = artifact.metadata
-        defense = DEFENSES.create(stage.base, **stage.params)
+        defense = new_defense(stage)
         defense.attach(ctx)
         if stage.needs_fit:
             defense.load_state_dict({k: v.to(self.device) for k, v in artifact.tensors.items()})

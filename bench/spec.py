@@ -22,6 +22,10 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     lam = [0.0, 0.5, 1.0]          # auxaware only; default 0, 0.1, ..., 1
     sources = ["same", "vgg19"]    # transfer only; see bench.plan_sources
 
+    [classifiers.mine]             # a classifier trained elsewhere: a registered arch and its weights
+    arch = "smallcnn"              # (name it in archs; it comes trained, so recipes do not apply to it)
+    checkpoint = "mine.pt"         # .pt/.pth (read with weights_only=True) or .safetensors; relative to this file
+
     [recipe_params.natural]        # parameters per component name
     epochs = 2
     [attack_params.cw]
@@ -32,7 +36,7 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     steps = 100
     [defense_params.aid]
     steps = 10
-    [threat_params.adaptive_bpda]  # threat variants take gradient / eot_samples
+    [threat_params.adaptive_bpda]  # threat variants: gradient, eot_samples, select, start, relu_beta, aux_lam
     use = "adaptive"
     gradient = "bpda"
 
@@ -44,6 +48,10 @@ eps resolution, most specific first: the block's ``eps`` (or ``--eps``), the
 attack's ``eps`` in ``attack_params``, the top-level ``eps``, the attack's
 preset for the dataset (``attacks.attack_preset``).  A clean column
 (pseudo-attack ``clean``: no perturbation) is evaluated for every stack.
+
+From Python (``bench.evaluate``), ``objects`` adds classifiers (``nn.Module``)
+and defense stages (``Defense`` instances) under labels the axes name; the
+spec's identity holds their content digests, never the objects or file paths.
 """
 
 from __future__ import annotations
@@ -55,13 +63,16 @@ import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from bench.device import DEVICE_CHOICES
 from bench.errors import UnknownNameError, UserError
 from bench.hashing import content_key
 from bench.plan_sources import TransferSource, parse_source
 from bench.registry import Registry
+
+if TYPE_CHECKING:
+    from bench.external_classifiers import ExternalClassifier
 
 CLEAN = "clean"
 USE = "use"
@@ -76,8 +87,10 @@ AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["small
 SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
                             "threads": int}
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
-TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, "matrix")
-THREAT_PARAMS = ("gradient", "eot_samples")
+CLASSIFIERS = "classifiers"
+CLASSIFIER_KEYS = ("arch", "checkpoint")
+TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
+THREAT_PARAMS = ("gradient", "eot_samples", "select", "start", "relu_beta", "aux_lam")
 _LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -87,11 +100,21 @@ class SpecError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class Component:
-    """A named recipe, defense, attack or threat: a registered ``base`` with parameters."""
+    """A named recipe, defense, attack or threat: a registered ``base`` with parameters.
+
+    A defense given as a Python object has ``instance`` set (``base`` is then its
+    type's dotted name) and ``digest``, the hash of its contents, in the keys.
+    """
 
     label: str
     base: str
     params: dict[str, Any] = field(default_factory=dict)
+    instance: Any = field(default=None, compare=False, repr=False)
+    digest: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        identity = {"label": self.label, "base": self.base, "params": self.params}
+        return {**identity, "object": self.digest} if self.digest is not None else identity
 
 
 @dataclass(frozen=True)
@@ -126,13 +149,18 @@ class Spec:
     attack_eps: dict[str, tuple[float, ...]]
     default_eps: tuple[float, ...] | None
     text: str = ""  # the TOML it came from, for provenance
+    classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
 
     def identity(self) -> dict[str, Any]:
-        """Everything that determines the results (not the name, description or file text)."""
-        return {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size, "threads": self.threads,
-                "blocks": [asdict(b) for b in self.blocks], "default_eps": self.default_eps, "attack_eps": self.attack_eps,
-                **{kind: {k: asdict(c) for k, c in getattr(self, kind).items()}
-                   for kind in ("recipes", "defenses", "attacks", "threats")}}
+        """Everything that determines the results (not the name, description, file text or any file path)."""
+        identity = {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size,
+                    "threads": self.threads, "blocks": [asdict(b) for b in self.blocks], "default_eps": self.default_eps,
+                    "attack_eps": self.attack_eps,
+                    **{kind: {k: c.identity() for k, c in getattr(self, kind).items()}
+                       for kind in ("recipes", "defenses", "attacks", "threats")}}
+        if self.classifiers:
+            identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
+        return identity
 
     def digest(self) -> str:
         return content_key(self.identity())
@@ -150,12 +178,14 @@ def load_spec(path: str | Path | None = None, *, overrides: Mapping[str, Any] | 
     """
     text = ""
     default_name = "adhoc"
+    base_dir = Path.cwd()
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise SpecError(f"spec file {path} does not exist; give the path of a .toml experiment spec (see configs/)")
         text = path.read_text()
         default_name = path.stem
+        base_dir = path.resolve().parent
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -164,12 +194,25 @@ def load_spec(path: str | Path | None = None, *, overrides: Mapping[str, Any] | 
     for assignment in assignments:
         apply_assignment(doc, assignment)
     apply_overrides(doc, overrides)
-    spec = parse_spec(doc, text=text, default_name=default_name)
+    spec = parse_spec(doc, text=text, default_name=default_name, base_dir=base_dir)
     if name is not None:
         return replace(spec, name=_check_name(name, "--name"))
     if overrides.keys() - {"name"} or assignments:
         return replace(spec, name=f"{spec.name}-{spec.digest()[:8]}")
     return spec
+
+
+def checkpoint_overrides(arch: str | None, checkpoint: str | Path, recipe: str | None = None) -> dict[str, Any]:
+    """The spec keys of one classifier from a weights file: ``--arch A --checkpoint PATH``, or ``bench.evaluate(PATH, arch=A)``."""
+    from bench.external_classifiers import CHECKPOINT
+
+    if not arch or "," in arch:
+        raise SpecError("a checkpoint needs the one arch its weights belong to: --arch NAME (arch=NAME from Python), "
+                        "e.g. --arch smallcnn; see 'run_bench.py list archs'")
+    if recipe is not None:
+        raise SpecError("a checkpoint comes trained, so --recipe does not apply to it; drop --recipe")
+    path = Path(checkpoint).expanduser().resolve()
+    return {"archs": [CHECKPOINT], CLASSIFIERS: {CHECKPOINT: {"arch": arch, "checkpoint": str(path)}}}
 
 
 def apply_assignment(doc: dict[str, Any], assignment: str) -> None:
@@ -203,8 +246,14 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------- validation
 
 
-def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "adhoc") -> Spec:
-    """Validate a parsed TOML document into a ``Spec`` (raises ``SpecError`` naming the fix)."""
+def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "adhoc", base_dir: Path | None = None,
+               objects: Mapping[str, Any] | None = None) -> Spec:
+    """Validate a parsed TOML document into a ``Spec`` (raises ``SpecError`` naming the fix).
+
+    Relative checkpoint paths start at ``base_dir`` (the spec file's folder;
+    default the working directory).  ``objects`` maps labels to ``nn.Module``
+    classifiers and ``Defense`` instances given from Python.
+    """
     from attacks import ATTACKS
     from bench.recipes import RECIPES
     from defenses import DEFENSES
@@ -232,6 +281,8 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     defenses = _components(doc, "defense_params", DEFENSES)
     attacks = _components(doc, "attack_params", ATTACKS)
     threats = _threat_components(doc)
+    classifiers = _classifiers(doc, base_dir or Path.cwd())
+    _add_objects(objects or {}, classifiers, defenses)
     attack_eps = {label: _numbers(c.params.pop("eps"), f"attack_params.{label}.eps", 0.0, math.inf)
                   for label, c in attacks.items() if "eps" in c.params}
     if CLEAN in attacks:
@@ -245,17 +296,18 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
         where = f"[[matrix]] block {i + 1}" if "matrix" in doc else "the spec"
         _check_keys(block_doc, AXES, where)
         inherited = {k: doc[k] for k in AXES if k in doc and k != "eps"}  # top-level eps ranks below an attack's own
-        blocks.append(_block({**inherited, **block_doc}, where, recipes, defenses, attacks, threats))
+        blocks.append(_block({**inherited, **block_doc}, where, recipes, defenses, attacks, threats, classifiers))
     spec = Spec(name=name, description=scalars.get("description", ""), seed=seed, n=n, device=device,
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
-                default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text)
+                default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
+                classifiers=classifiers)
     _check_constructible(spec)
     return spec
 
 
 def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], defenses: dict[str, Component],
-           attacks: dict[str, Component], threats: dict[str, Component]) -> Block:
+           attacks: dict[str, Component], threats: dict[str, Component], classifiers: Mapping[str, ExternalClassifier]) -> Block:
     from attacks import ATTACKS
     from bench.data import DATASETS, parse_dataset_name
     from bench.models import ARCHS
@@ -266,7 +318,7 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
     for dataset in axes["datasets"]:
         _lookup(DATASETS, parse_dataset_name(dataset)[0], f"datasets in {where}")
     for arch in axes["archs"]:
-        if not arch.startswith(ZOO_PREFIX):
+        if not arch.startswith(ZOO_PREFIX) and arch not in classifiers:
             _lookup(ARCHS, arch, f"archs in {where}")
     for recipe in axes["recipes"]:
         if recipe != PRETRAINED:  # zoo archs (robustbench:NAME) come trained
@@ -285,7 +337,8 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
     models = {}
     for threat in axes["threats"]:
         models[threat] = _threat(threats, threat, f"threats in {where}").base
-    sources = tuple(_source(s, recipes, where) for s in _str_list(doc.get("sources", []), f"sources in {where}", empty=True))
+    sources = tuple(_source(s, recipes, classifiers, where)
+                    for s in _str_list(doc.get("sources", []), f"sources in {where}", empty=True))
     if "transfer" in models.values() and not sources:
         raise SpecError(f"the transfer threat in {where} needs sources, e.g. sources = [\"same\", \"vgg19\"] or --source same,vgg19")
     eps = _numbers(doc["eps"], f"eps in {where}", 0.0, math.inf) if "eps" in doc else None
@@ -349,44 +402,86 @@ def _check_constructible(spec: Spec) -> None:
 
 
 def _construct(registry: Registry, comp: Component, kind: str) -> Any:
+    if comp.instance is not None:
+        return comp.instance
     try:
         return registry.get(comp.base)(**comp.params)
     except (TypeError, UserError) as exc:
         raise SpecError(f"{kind}_params.{comp.label} (a {comp.base!r} {kind}): {exc}") from None
 
 
-def _components(doc: Mapping[str, Any], table: str, registry: Registry) -> dict[str, Component]:
+def _named_tables(doc: Mapping[str, Any], table: str, example: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(label, where, a copy of its keys) of each ``[table.LABEL]``; ``example`` shows the keys one takes."""
     entries = doc.get(table, {})
     if not isinstance(entries, dict):
-        raise SpecError(f"{table} must be a table of tables, e.g. [{table}.NAME] with parameters below it")
-    components = {}
-    for label, params in entries.items():
+        raise SpecError(f"{table} must be a table of tables, e.g. [{table}.NAME] with {example}")
+    for label, entry in entries.items():
         where = f"{table}.{label}"
-        if not isinstance(params, dict):
-            raise SpecError(f"{where} must be a table of parameters, e.g. [{where}] then key = value lines")
+        if not isinstance(entry, dict):
+            raise SpecError(f"{where} must be a table, e.g. [{where}] then {example}")
         _check_label(label, where)
-        params = dict(params)
+        yield label, where, dict(entry)
+
+
+def _components(doc: Mapping[str, Any], table: str, registry: Registry) -> dict[str, Component]:
+    components = {}
+    for label, where, params in _named_tables(doc, table, "key = value lines"):
         base = params.pop(USE, label)
         _lookup(registry, base, where)
         components[label] = Component(label, base, params)
     return components
 
 
-def _threat_components(doc: Mapping[str, Any]) -> dict[str, Component]:
-    from attacks.pipeline import GradientMode, check_eot_samples
-    from attacks.threats import ThreatModel
+def _classifiers(doc: Mapping[str, Any], base_dir: Path) -> dict[str, ExternalClassifier]:
+    """``[classifiers.LABEL]`` tables: an arch and a checkpoint each, identified by the file's contents."""
+    from bench.external_classifiers import from_checkpoint
+    from bench.models import ARCHS
 
-    entries = doc.get("threat_params", {})
-    if not isinstance(entries, dict):
-        raise SpecError("threat_params must be a table of tables, e.g. [threat_params.adaptive] with gradient = \"bpda\"")
-    checks: dict[str, Callable[[Any], Any]] = {"gradient": GradientMode.coerce, "eot_samples": check_eot_samples}
-    components = {}
-    for label, params in entries.items():
-        where = f"threat_params.{label}"
-        if not isinstance(params, dict):
-            raise SpecError(f"{where} must be a table of parameters")
+    classifiers = {}
+    for label, where, entry in _named_tables(doc, CLASSIFIERS, "arch = \"smallcnn\" and checkpoint = \"mine.pt\""):
+        if label in ARCHS:
+            raise SpecError(f"{where}: {label!r} is a registered arch; give the classifier a name of its own")
+        _check_keys(entry, CLASSIFIER_KEYS, where)
+        missing = [k for k in CLASSIFIER_KEYS if k not in entry]
+        if missing:
+            raise SpecError(f"{where} needs {' and '.join(missing)}, e.g. arch = \"smallcnn\" and checkpoint = \"mine.pt\"")
+        arch = _scalar(entry["arch"], f"{where}.arch", str)
+        _lookup(ARCHS, arch, f"{where}.arch")
+        path = base_dir / Path(_scalar(entry["checkpoint"], f"{where}.checkpoint", str)).expanduser()
+        if not path.is_file():
+            raise SpecError(f"{where}.checkpoint: {path} does not exist; give the weights file's path (a relative path "
+                            "starts at the spec file's folder)")
+        classifiers[label] = from_checkpoint(label, arch, path)
+    return classifiers
+
+
+def _add_objects(objects: Mapping[str, Any], classifiers: dict[str, ExternalClassifier], defenses: dict[str, Component]) -> None:
+    """Python objects under their labels: an ``nn.Module`` is a classifier, a ``Defense`` a defense stage."""
+    from torch import nn
+
+    from bench.defense_objects import check_defense_object, defense_digest
+    from bench.external_classifiers import from_module
+
+    for label, obj in objects.items():
+        where = f"the Python object {label!r}"
         _check_label(label, where)
-        params = dict(params)
+        if label in classifiers or label in defenses:
+            raise SpecError(f"{where}: the spec already names a classifier or defense {label!r}; use another label")
+        if isinstance(obj, nn.Module):
+            classifiers[label] = from_module(label, obj)
+            continue
+        check_defense_object(obj, where)
+        kind = type(obj)
+        defenses[label] = Component(label, f"{kind.__module__}.{kind.__qualname__}", dict(obj.params), instance=obj,
+                                    digest=defense_digest(obj))
+
+
+def _threat_components(doc: Mapping[str, Any]) -> dict[str, Component]:
+    from attacks.threats import ThreatModel, threat_param_checks
+
+    checks: dict[str, Callable[[Any], Any]] = threat_param_checks()
+    components = {}
+    for label, where, params in _named_tables(doc, "threat_params", "use = \"adaptive\" and gradient = \"bpda\""):
         base = params.pop(USE, label)
         try:
             ThreatModel.coerce(base)
@@ -426,7 +521,8 @@ def _lookup(registry: Registry, name: str, where: str) -> None:
                         f"(entry-point group {registry.group})") from None
 
 
-def _source(text: str, recipes: Mapping[str, Component], where: str) -> TransferSource:
+def _source(text: str, recipes: Mapping[str, Component], classifiers: Mapping[str, ExternalClassifier],
+            where: str) -> TransferSource:
     from bench.models import ARCHS
     from bench.recipes import RECIPES
 
@@ -434,7 +530,7 @@ def _source(text: str, recipes: Mapping[str, Component], where: str) -> Transfer
         source = parse_source(text)
     except UserError as exc:
         raise SpecError(f"sources in {where}: {exc}") from None
-    if source.arch is not None and not source.arch.startswith(ZOO_PREFIX):
+    if source.arch is not None and not source.arch.startswith(ZOO_PREFIX) and source.arch not in classifiers:
         _lookup(ARCHS, source.arch, f"transfer source {text!r} in {where}")
     if source.recipe is not None:
         _component(recipes, source.recipe, RECIPES, f"transfer source {text!r} in {where}")

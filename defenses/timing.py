@@ -8,6 +8,7 @@ is synchronised before each clock reading so queued kernels are counted.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -22,8 +23,13 @@ Purifier = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class PurificationTiming:
+    """Wall-clock and CPU figures of the same calls: on a shared machine wall time includes waiting for the cores,
+    the process's CPU time does not (it sums over threads, and misses GPU work)."""
+
     seconds_per_image: float  # batch size 1, mean over ``single_images`` calls
     images_per_second: float  # at ``batch_size``
+    cpu_seconds_per_image: float
+    images_per_cpu_second: float
     single_images: int
     batch_size: int
     device: str
@@ -34,21 +40,26 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _seconds(purify: Purifier, x: torch.Tensor) -> float:
+def _seconds(purify: Purifier, x: torch.Tensor) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of one call."""
     _sync(x.device)
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), time.process_time()
     with torch.no_grad():
         purify(x)
     _sync(x.device)
-    return time.perf_counter() - begin
+    return time.perf_counter() - begin, time.process_time() - cpu
 
 
 def time_purification(purify: Purifier, x: torch.Tensor, *, batch_size: int = 256, single_images: int = 16,
-                      warmup: int = 1) -> PurificationTiming:
+                      warmup: int = 1, warm_batch: bool = True) -> PurificationTiming:
     """Time ``purify`` (a defense's or a stack's) on images ``x`` already on the device to measure.
 
-    The large batch is the first ``batch_size`` images of ``x``, tiled when
-    ``x`` has fewer, so the throughput is always measured at ``batch_size``.
+    ``warmup`` untimed calls at batch size 1 come first (first-call costs such
+    as lazy allocation are not purification time).  The large batch is the
+    first ``batch_size`` images of ``x``, tiled when ``x`` has fewer, so the
+    throughput is always measured at ``batch_size``; it gets one untimed call
+    first unless ``warm_batch`` is False, which saves that cost for a caller
+    that has just run ``purify`` on large batches (the runner, after evaluating).
     """
     if x.ndim != 4 or len(x) == 0:
         raise InvalidInputError(f"time_purification needs a non-empty (N, C, H, W) batch, got shape {tuple(x.shape)}")
@@ -58,10 +69,12 @@ def time_purification(purify: Purifier, x: torch.Tensor, *, batch_size: int = 25
         _seconds(purify, x[i % len(x)].unsqueeze(0))
     singles = [_seconds(purify, x[i % len(x)].unsqueeze(0)) for i in range(single_images)]
     batch = x.repeat(-(-batch_size // len(x)), 1, 1, 1)[:batch_size]
-    if warmup:
+    if warm_batch:
         _seconds(purify, batch)
-    return PurificationTiming(sum(singles) / len(singles), batch_size / _seconds(purify, batch), single_images, batch_size,
-                              str(x.device))
+    wall, cpu = _seconds(purify, batch)
+    return PurificationTiming(sum(w for w, _ in singles) / single_images, batch_size / wall,
+                              sum(c for _, c in singles) / single_images, batch_size / cpu if cpu > 0 else math.inf,
+                              single_images, batch_size, str(x.device))
 
 
 def time_fit(defense: Defense, ctx: FitContext) -> float:

@@ -163,6 +163,19 @@ def test_box_gradient_on_a_piecewise_linear_network(natural_cnn, train_split, ai
     assert set(grads["exact"].unique().tolist()) == {0.0, 1.0}  # zero exactly where the [0, 1] clip held a pixel
 
 
+def test_smooth_relu_curvature_opens_the_second_order_path(aid, x_test):
+    """On the same ReLU network, a smooth ReLU curvature makes d x_pur / d x differ from the clips' identity,
+    while the unrolled forward pass stays the deployed purification bit for bit."""
+    from attacks.curvature import smooth_relu_curvature
+
+    x = x_test.clone().requires_grad_(True)
+    with smooth_relu_curvature(10.0):
+        x_pur = aid.unrolled_purify(x)
+    (grad,) = torch.autograd.grad(x_pur.sum(), x)
+    assert torch.equal(x_pur.detach(), aid.purify(x_test))
+    assert torch.isfinite(grad).all() and not torch.equal(grad, torch.ones_like(x_test))
+
+
 def test_unrolled_gradient_reaches_the_input(aid, x_test):
     x = x_test.clone().requires_grad_(True)
     aid.unrolled_purify(x).square().sum().backward()

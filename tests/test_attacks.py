@@ -23,12 +23,13 @@ CHEAP: dict[str, dict] = {
     "cw": dict(binary_search_steps=2, steps=20, initial_const=1.0),
     "deepfool": dict(steps=10),
     "autoattack": dict(n_iter=3, n_queries=20, n_target_classes=1),
+    "apgd": dict(n_iter=3),
     "square": dict(n_queries=20),
     "ssp": dict(steps=10, step_size=0.05),
 }
 EPS = {Norm.LINF: 0.3, Norm.L2: 2.0}
 #: Attacks that draw random numbers (a different seed gives different examples).
-RANDOMIZED = ["pgd", "square", "ssp", "autoattack"]
+RANDOMIZED = ["pgd", "square", "ssp", "autoattack", "apgd"]
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -87,7 +88,7 @@ def test_other_seed_other_examples(name, natural_cnn, batch):
                            attack(natural_cnn, x, y, eps, generator=seeded(2)).x_adv)
 
 
-@pytest.mark.parametrize("name", ["square", "autoattack"])
+@pytest.mark.parametrize("name", ["square", "autoattack", "apgd"])
 def test_reseeding_libraries_leave_the_global_rng_alone(name, natural_cnn, batch):
     x, y = batch
     before = torch.get_rng_state()
@@ -178,6 +179,8 @@ def test_unsupported_norm_names_the_supported_ones():
     ("pgd", dict(steps=0), "steps and restarts"),
     ("pgd", dict(loss="hinge"), "unknown attack loss"),
     ("autoattack", dict(version="plus"), "unknown AutoAttack version"),
+    ("apgd", dict(loss="margin"), "unknown APGD loss"),
+    ("apgd", dict(rho=1.5), "rho must lie"),
     ("square", dict(n_queries=0), "n_queries"),
     ("ssp", dict(step_size=0.0), "step_size > 0"),
     ("deepfool", dict(loss="mse"), "deepfool loss"),
@@ -216,3 +219,103 @@ def test_projection_leaves_points_inside_the_ball_bit_for_bit(norm, batch):
     once = project(x + noise, x, EPS[norm], norm)
     assert within_ball(once, x, EPS[norm], norm) and not torch.equal(once, x + noise)
     assert torch.equal(project(once, x, EPS[norm], norm), once)
+
+
+def test_best_iterate_returns_the_best_candidate_it_saw(natural_cnn, batch):
+    """An attack descending the margin worsens every step; keep_best must return each example's best candidate."""
+    from attacks.iterative import iterate
+    from attacks.losses import margins
+
+    x, y = batch
+    seen = []
+
+    def descending(target, z, labels):
+        seen.append(z.detach().clone())
+        return -margins(target(z), labels)
+
+    start = random_start(x, 0.3, Norm.LINF, seeded())
+    best = iterate(natural_cnn, x, y, eps=0.3, step_size=0.05, steps=6, norm=Norm.LINF, loss=descending, start=start,
+                   keep_best=True)
+    last = iterate(natural_cnn, x, y, eps=0.3, step_size=0.05, steps=6, norm=Norm.LINF, loss=descending, start=start)
+    with torch.no_grad():
+        candidates = torch.stack([margins(natural_cnn(z), y) for z in seen[:6] + [last]])
+        returned = margins(natural_cnn(best), y)
+    assert torch.equal(returned, candidates.amax(0))
+    assert (returned >= candidates[-1]).all() and (returned > candidates[-1]).any()
+
+
+def test_best_iterate_keeps_an_example_fooled_once(natural_cnn, batch):
+    x, y = batch
+    plain = ATTACKS.create("pgd", steps=5, step_size=0.2)(natural_cnn, x, y, 0.3, generator=seeded())
+    best = ATTACKS.create("pgd", steps=5, step_size=0.2).with_selection(keep_best=True)(natural_cnn, x, y, 0.3, generator=seeded())
+    assert (best.success >= plain.success).all()
+
+
+def test_given_start_begins_the_first_restart(natural_cnn, batch):
+    """With no steps taken beyond the start, the returned point is the given start (projected)."""
+    x, y = batch
+    origin = random_start(x, 0.3, Norm.LINF, seeded(3))
+    attack = ATTACKS.create("pgd", steps=1, step_size=1e-9).with_selection(keep_best=True, start=origin)
+    assert torch.allclose(attack(natural_cnn, x, y, 0.3, generator=seeded()).x_adv, origin, atol=1e-6)
+    with pytest.raises(InvalidInputError, match="start has shape"):
+        ATTACKS.create("pgd", steps=1).with_selection(keep_best=False, start=origin[:, :, :5])(natural_cnn, x, y, 0.3)
+
+
+def test_smooth_relu_curvature_leaves_values_and_first_derivatives_bitwise(natural_cnn, batch):
+    from attacks.curvature import smooth_relu_curvature
+
+    x, y = batch
+    def value_and_grad(z):
+        z = z.clone().requires_grad_(True)
+        out = natural_cnn(z)
+        return out.detach(), torch.autograd.grad(torch.nn.functional.cross_entropy(out, y), z)[0]
+
+    with smooth_relu_curvature(10.0):
+        smooth = value_and_grad(x)
+    exact = value_and_grad(x)
+    assert torch.equal(smooth[0], exact[0]) and torch.equal(smooth[1], exact[1])
+
+
+def test_smooth_relu_curvature_is_the_softplus_networks_second_derivative():
+    """One hidden ReLU layer: the Hessian-vector product equals finite differences of the softplus_beta net's gradient."""
+    from attacks.curvature import smooth_relu_curvature
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 1)).double()
+    beta = 4.0
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    v = torch.randn_like(x)
+    with smooth_relu_curvature(beta):
+        (grad,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+    (hessian_v,) = torch.autograd.grad((grad * v).sum(), x)
+
+    def softplus_grad(z):
+        z = z.detach().requires_grad_(True)
+        return torch.autograd.grad(net[2](torch.nn.functional.softplus(net[0](z), beta=beta)).sum(), z)[0]
+
+    h = 1e-6
+    numeric = (softplus_grad(x + h * v) - softplus_grad(x - h * v)) / (2 * h)
+    torch.testing.assert_close(hessian_v, numeric, rtol=1e-5, atol=1e-8)
+    assert hessian_v.abs().sum() > 0
+
+
+@pytest.mark.parametrize("beta", [0, -1.0, float("nan"), True, "10"])
+def test_relu_beta_must_be_positive(beta):
+    from attacks.curvature import relu_curvature
+
+    with pytest.raises(InvalidInputError, match="relu_beta"):
+        relu_curvature(beta)
+
+
+def test_infinite_relu_beta_is_relus_own_curvature():
+    from attacks.curvature import relu_curvature, smooth_relu_curvature
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    x = torch.randn(2, 3, requires_grad=True)
+    with relu_curvature(float("inf")):
+        (grad,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad((grad * torch.randn_like(grad)).sum(), x, allow_unused=True)
+    assert second is None or not second.any()
+    with pytest.raises(InvalidInputError, match="finite beta"):
+        smooth_relu_curvature(float("inf"))

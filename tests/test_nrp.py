@@ -168,3 +168,17 @@ def test_bad_parameters_fail_at_construction(params):
 def test_purify_before_fit_names_the_fix(x_test):
     with pytest.raises(UserError, match="fit"):
         NRPPurifier().purify(x_test)
+
+
+def test_identity_follows_the_preset_table(monkeypatch):
+    """Cached states are keyed by ``identity``: editing a preset must change it even when no parameter is given."""
+    before = NRPPurifier().identity()
+    monkeypatch.setitem(PRESETS["mnist5k"], "epochs", PRESETS["mnist5k"]["epochs"] + 1)
+    after = NRPPurifier().identity()
+    assert after != before and after["params"] == before["params"]
+
+
+def test_dynamic_variants_share_one_fitted_state():
+    dynamic, static = NRPPurifier(dynamic=True, noise_std=0.1), NRPPurifier()
+    assert dynamic.fit_identity() == static.fit_identity() and dynamic.identity() != static.identity()
+    assert dynamic.randomized and not static.randomized

@@ -9,10 +9,12 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from bench.errors import UserError
 from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome,
@@ -23,7 +25,9 @@ from bench.report.load import load_report_data
 from bench.report.matrix import GAIN_PERCENT, GAIN_POINTS, WORST_EXAMPLE, WORST_PAPER, table1, table3
 from bench.report.model import BEST, MISSING, PARTIAL
 from bench.report.plan_labels import parse_evaluate_label
+from bench.report.settings import attack_settings, defense_settings, preset_origin
 from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
+from bench.report.timing import EVALUATION, EVALUATION_BATCH, SINGLE, SINGLE_CPU, STAGES, TRAINING, table2
 from bench.store import Store
 
 DATASET, ARCH = "mnist5k", "smallcnn"
@@ -57,6 +61,16 @@ class SyntheticRun:
     spec: dict = field(default_factory=dict)
     fit_seconds: float = 12.5
     recipe_bases: dict = field(default_factory=lambda: {"natural": "natural", "madry": "madry"})
+    timed: bool = True  # clean evaluations carry the runner's purification timing (False: a database from before it)
+
+
+def purification_timing(defense: str) -> dict:
+    """The timing a clean evaluation records: for a purifier, 4 ms per image at batch 1 and 2,000 images/s at 256 by
+    the wall clock, 3 ms and 2,500 images/s by CPU time."""
+    purifies = defense != "none"
+    return {"seconds_per_image": 0.004 if purifies else 1e-6, "images_per_second": 2000.0 if purifies else 1e6,
+            "cpu_seconds_per_image": 0.003 if purifies else 1e-6, "images_per_cpu_second": 2500.0 if purifies else 1e6,
+            "single_images": 8, "batch_size": 256, "device": "cpu"}
 
 
 def _classifier(recipe: str, base: str, arch: str = ARCH, seed: int = 0) -> ClassifierRef:
@@ -116,7 +130,9 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
         job = Job(f"e{i}", JobKind.EVALUATE, f"evaluate {cell.defense} | {_what(cell)} | {ref.label()}", (train.key,),
                   EvaluateTask(ref, stack, advset, labels, 0, 100))
         result = EvalResult(np.array(cell.correct), np.array(cell.undefended or cell.correct), 0.002 * n)
-        outcome = None if cell.status is None else _outcome(job.key, cell.status, result=result, error=cell.error)
+        details = {"purification_timing": purification_timing(cell.defense)} if run.timed and cell.attack == "clean" else {}
+        outcome = None if cell.status is None else _outcome(job.key, cell.status, result=result, error=cell.error,
+                                                            details=details)
         plan.append((job, outcome))
     store.record_plan([job for job, _ in plan])
     for job, outcome in plan:
@@ -238,10 +254,22 @@ def test_partial_run_marks_missing_cells_and_bounds(tmp_path):
     assert table.marks[(aid, WORST_PAPER)] == PARTIAL and table.marks[(aid, WORST_EXAMPLE)] == PARTIAL
     assert row(table, "natural", "aid")[WORST_PAPER] == 75.0  # the present columns only: an upper bound
     assert row(table, "natural", "aid")["Missing"] == "pending: MIM"
+    assert row(table, "natural", "aid")[GAIN_POINTS] == 25.0 and table.marks[(aid, GAIN_POINTS)] == PARTIAL  # at most
+    assert table.frame.columns[-1] == "Missing"
     index = render_report(data.path, tmp_path / "out")
     html = index.read_text()
     assert "Partial run" in html and ">pending</td>" in html and ">failed</td>" in html and "\u2264 75.00" in html
     assert "RuntimeError: out of memory" in html  # the provenance lists the failed job with its error
+
+
+def test_no_gain_over_an_incomplete_none(tmp_path):
+    run = hand_run(pending=True)  # madry's 'none' lacks MIM: its worst case is only an upper bound
+    run.cells += [Cell("madry", "aid", "clean", [T, T, T, T]), Cell("madry", "aid", "pgd", [T, T, T, F]),
+                  Cell("madry", "aid", "mim", [T, T, T, F])]
+    table = table3(load_report_data(write_run(tmp_path / "r.sqlite", run)), DATASET)
+    aid = position(table, "madry", "aid")
+    assert row(table, "madry", "aid")[WORST_PAPER] == 75.0 and np.isnan(row(table, "madry", "aid")[GAIN_POINTS])
+    assert table.marks[(aid, GAIN_PERCENT)] == MISSING and table.tips[(aid, GAIN_PERCENT)].startswith("incomplete")
 
 
 def test_a_run_without_any_result_renders_what_is_planned(tmp_path):
@@ -250,7 +278,9 @@ def test_a_run_without_any_result_renders_what_is_planned(tmp_path):
         cell.status = None
     path = write_run(tmp_path / "r.sqlite", run)
     table = table3(load_report_data(path), DATASET)
-    assert list(table.marks.values()).count(MISSING) == 9 and table.frame[WORST_PAPER].isna().all()
+    missing = [column for (_, column), mark in table.marks.items() if mark == MISSING]
+    assert len(missing) == 9 + 2 and table.frame[WORST_PAPER].isna().all()  # 9 cells and natural aid's two gains
+    assert missing.count(GAIN_POINTS) == missing.count(GAIN_PERCENT) == 1
     index = render_report(path, tmp_path / "out")
     assert "Partial run" in index.read_text()
     assert (index.parent / "mnist5k-table3.csv").is_file() and not list(index.parent.glob("*.png"))
@@ -269,6 +299,111 @@ def test_main_eps_and_sweeps(tmp_path):
     assert defense.x == "steps" and set(defense.frame["Defense"]) == {"aid", "aid_n2", "aid_n5"}
     lam = lambda_sweep(data, DATASET)
     assert lam.frame["lambda"].tolist() == [0.0, 0.5, 1.0] and "natural + aid: before" in lam.frame.columns
+
+
+def timing_run(*, timed: bool = True) -> SyntheticRun:
+    """'none', 'aid' and the two-stage 'nrp+aid' on madry; aid's clean evaluation still pending."""
+    return SyntheticRun([Cell("madry", "none", "clean", [T, T, F, F]), Cell("madry", "none", "pgd", [T, F, F, F]),
+                         Cell("madry", "aid", "clean", [T, T, T, F], status=None), Cell("madry", "aid", "pgd", [T, T, F, F]),
+                         Cell("madry", "nrp+aid", "clean", [T, T, T, T]), Cell("madry", "nrp+aid", "pgd", [T, T, T, F])],
+                        timed=timed)
+
+
+def test_table2_shows_batch_1_and_large_batch_timing_and_training(tmp_path):
+    table = table2(load_report_data(write_run(tmp_path / "r.sqlite", timing_run())), DATASET)
+    stacked, none, aid = (row(table, "madry", d) for d in ("nrp+aid", "none", "aid"))
+    assert stacked[SINGLE] == 4.0 and stacked["Batch 256 (img/s)"] == 2000.0  # the clean evaluation's record, in ms
+    assert stacked[SINGLE_CPU] == 3.0 and stacked["Batch 256 CPU (img/s)"] == 2500.0
+    assert stacked[TRAINING] == 25.0 and stacked[STAGES] == "nrp 12.5, aid 12.5"  # two stages of 12.5 s each
+    assert none[SINGLE] == 0.001 and none[TRAINING] == 0.0 and none[STAGES] == ""
+    assert stacked[EVALUATION] == 2.0  # 0.002 s/img as recorded while evaluating
+    assert EVALUATION_BATCH not in table.frame and "evaluation batch size, 100 " in table.note  # one size: in the note
+    position_aid = position(table, "madry", "aid")  # its clean evaluation is pending: no timing yet, the rest is there
+    assert np.isnan(aid[SINGLE]) and table.marks[(position_aid, SINGLE)] == MISSING
+    assert table.tips[(position_aid, "Batch 256 (img/s)")] == "pending" and aid[TRAINING] == 12.5
+    assert "mean of 8 calls" in table.note and "Not recorded" not in table.note
+
+
+def test_table2_of_a_database_without_timing_marks_it_not_recorded(tmp_path):
+    index = render_report(write_run(tmp_path / "r.sqlite", timing_run(timed=False)), tmp_path / "out")
+    table = table2(load_report_data(tmp_path / "r.sqlite"), DATASET)
+    assert "Large batch (img/s)" in table.frame.columns and "Batch 256 (img/s)" not in table.frame.columns
+    assert table.frame[SINGLE].isna().all() and table.frame[TRAINING].tolist() == [0.0, 12.5, 25.0]
+    stacked = position(table, "madry", "nrp+aid")
+    assert table.marks[(stacked, SINGLE)] == MISSING and table.tips[(stacked, SINGLE)].startswith("not recorded")
+    html = index.read_text()
+    assert html.count(">not recorded</td>") == 8  # four timing columns of 'none' and 'nrp+aid'; aid's are pending
+    with open(index.parent / "mnist5k-table2.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r[SINGLE] for r in rows] == ["", "", ""] and [r[TRAINING] for r in rows] == ["0.0", "12.5", "25.0"]
+
+
+def test_settings_show_the_attack_parameters_used_and_whose_presets_they_are(tmp_path):
+    data = load_report_data(write_run(tmp_path / "r.sqlite", full_run()))
+    table = attack_settings(data, DATASET)
+    pgd = table.frame[(table.frame["Attack"] == "pgd") & (table.frame["Threat"] == "oblivious")].iloc[0]
+    assert pgd["eps"] == "0.1, 0.2, 0.3" and pgd["Parameters"] == "steps=40"  # every eps run, the preset filled in
+    assert "mnist5k: ours, not the paper's" in table.note
+    assert preset_origin("cifar10").startswith("the paper's") and preset_origin("npz:my.npz").startswith("ours")
+    stages = defense_settings(data, DATASET).frame.set_index("Stage")["Parameters set by the spec"]
+    assert stages["aid_n2"] == "steps=2" and stages["aid"] == ""
+
+
+class _CountingStack:
+    """A purifier that records the batch size of every call."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        self.batches.append(len(x))
+        return x.clamp(0.1, 0.9)
+
+
+class _Context:
+    """The part of a RunContext that an evaluate job uses: 20 test images of 2 x 2 pixels, a linear classifier."""
+
+    def __init__(self, stack: _CountingStack) -> None:
+        self.device, self._stack = torch.device("cpu"), stack
+        self.split = SimpleNamespace(x=torch.rand(20, 1, 2, 2, generator=torch.Generator().manual_seed(0)),
+                                     y=torch.zeros(20, dtype=torch.long))
+
+    def classifier(self, ref):
+        return SimpleNamespace(model=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)))
+
+    def stack(self, ref, stages, seed):
+        return self._stack
+
+    def test_split(self, dataset, n):
+        return self.split
+
+    def advset(self, task):
+        return SimpleNamespace(x_adv=self.split.x.flip(0))
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_the_clean_evaluation_times_purification_at_batch_1_and_256(clean):
+    from bench.jobs_execute import TIMING_BATCH_SIZE, TIMING_SINGLE_IMAGES, execute
+
+    ref = _classifier("madry", "madry")
+    advset = None if clean else CraftTask("a", ref, None, AttackRef("pgd", "pgd", {}), ThreatRef("oblivious", "oblivious", {}),
+                                          0.3, None, 0, 20, 10)
+    labels = ResultLabels(dataset=DATASET, arch=ARCH, recipe="madry", seed=0, defense="x", attack="clean" if clean else "pgd",
+                          attack_base="clean" if clean else "pgd", threat="oblivious", threat_model="oblivious",
+                          eps=0.0 if clean else 0.3, lam=None, source=None, source_kind=None, source_classifier=None, n=20)
+    stack = _CountingStack()
+    job = Job("e", JobKind.EVALUATE, "evaluate x", (), EvaluateTask(ref, (), advset, labels, 0, 10))
+    outcome = execute(job, _Context(stack))
+    assert outcome.status is Status.DONE, outcome.error
+    assert stack.batches[:2] == [10, 10]  # the evaluation itself, at the evaluation batch size
+    if not clean:
+        assert "purification_timing" not in outcome.details and len(stack.batches) == 2
+        return
+    timing = outcome.details["purification_timing"]
+    assert (TIMING_SINGLE_IMAGES, TIMING_BATCH_SIZE) == (8, 256)
+    assert stack.batches[2:] == [1] * (1 + TIMING_SINGLE_IMAGES) + [TIMING_BATCH_SIZE]  # a warm-up call, 8 timed, one batch
+    assert timing["single_images"] == 8 and timing["batch_size"] == 256 and timing["device"] == "cpu"
+    assert timing["seconds_per_image"] > 0 and timing["images_per_second"] > 0 and timing["cpu_seconds_per_image"] >= 0
 
 
 # ---------------------------------------------------------------- the files

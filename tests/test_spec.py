@@ -108,3 +108,40 @@ def test_transfer_sources(text, target, expected):
 def test_transfer_source_cannot_be_the_target():
     with pytest.raises(SourceError, match="itself"):
         parse_source("same@0").resolve("smallcnn", "natural", 0)
+
+
+CLASSIFIER_SPEC = 'archs = ["mine", "smallcnn"]\n[classifiers.mine]\narch = "smallcnn"\ncheckpoint = "weights/mine.pt"\n'
+
+
+def test_classifiers_from_checkpoints_are_identified_by_contents_not_paths(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, weights in ((first, b"same bytes"), (second, b"same bytes")):
+        (folder / "weights").mkdir(parents=True)
+        (folder / "weights" / "mine.pt").write_bytes(weights)
+        (folder / "exp.toml").write_text(CLASSIFIER_SPEC)
+    spec = load_spec(first / "exp.toml")  # relative to the spec file, wherever the command runs
+    assert spec.blocks[0].archs == ("mine", "smallcnn") and spec.classifiers["mine"].arch == "smallcnn"
+    assert spec.classifiers["mine"].path == str((first / "weights" / "mine.pt").resolve())
+    identity = str(spec.identity())
+    assert str(tmp_path) not in identity and "mine.pt" not in identity
+    assert spec.digest() == load_spec(second / "exp.toml").digest()
+    (second / "weights" / "mine.pt").write_bytes(b"other bytes")
+    assert spec.digest() != load_spec(second / "exp.toml").digest()
+
+
+@pytest.mark.parametrize("entry, fragment", [
+    ({"arch": "smallcnn"}, "needs checkpoint"),
+    ({"arch": "smallcnnn", "checkpoint": "w.pt"}, "unknown archs 'smallcnnn'"),
+    ({"arch": "smallcnn", "checkpoint": "nowhere.pt"}, "does not exist"),
+    ({"arch": "smallcnn", "checkpoint": "w.pt", "recipe": "natural"}, "unknown key 'recipe'"),
+])
+def test_invalid_classifier_entries_name_the_fix(tmp_path, entry, fragment):
+    (tmp_path / "w.pt").write_bytes(b"weights")
+    with pytest.raises(SpecError, match=fragment):
+        parse_spec({**BASE, "archs": ["mine"], "classifiers": {"mine": entry}}, base_dir=tmp_path)
+
+
+def test_a_classifier_cannot_take_a_registered_arch_name(tmp_path):
+    (tmp_path / "w.pt").write_bytes(b"weights")
+    with pytest.raises(SpecError, match="registered arch"):
+        parse_spec({**BASE, "classifiers": {"lenet": {"arch": "smallcnn", "checkpoint": "w.pt"}}}, base_dir=tmp_path)

@@ -116,7 +116,7 @@ def test_adaptive_through_a_differentiable_defense_equals_attacking_the_composit
     x, y = batch
     smooth = Smooth()
     composed = pgd()(lambda t: natural_cnn(smooth.purify(t)), x, y, EPS, generator=seeded())
-    crafted = craft("adaptive", pgd(), natural_cnn, stack(smooth), x, y, EPS, generator=seeded())
+    crafted = craft("adaptive", pgd(), natural_cnn, stack(smooth), x, y, EPS, generator=seeded(), select="last", start="random")
     assert torch.equal(crafted.x_adv, composed.x_adv) and torch.equal(crafted.success, composed.success)
     assert not torch.equal(crafted.x_adv, pgd()(natural_cnn, x, y, EPS, generator=seeded()).x_adv)
 
@@ -191,10 +191,55 @@ def test_adaptive_flags_are_the_real_pipelines(natural_cnn, batch):
     assert result.success.any()
 
 
-@pytest.mark.parametrize("gradient, eot_samples, message", [("exact", 8, "unknown gradient mode"), ("auto", 0, "eot_samples")])
-def test_bad_adaptive_settings(gradient, eot_samples, message, natural_cnn, batch):
+@pytest.mark.parametrize("settings, message", [
+    (dict(gradient="exact"), "unknown gradient mode"), (dict(eot_samples=0), "eot_samples"),
+    (dict(select="first"), "unknown selection 'first'.*best"), (dict(start="clean"), "unknown start 'clean'.*oblivious"),
+    (dict(relu_beta=0.0), "relu_beta"), (dict(aux_lam=2.0), "aux_lam must be"),
+])
+def test_bad_adaptive_settings(settings, message, natural_cnn, batch):
     with pytest.raises(InvalidInputError, match=message):
-        craft("adaptive", pgd(), natural_cnn, stack(Noise()), *batch, EPS, gradient=gradient, eot_samples=eot_samples)
+        craft("adaptive", pgd(), natural_cnn, stack(Noise(), Aux()), *batch, EPS, **settings)
+
+
+def test_adaptive_with_oblivious_start_and_best_iterate_fools_whatever_the_oblivious_attack_fools(natural_cnn, batch):
+    """Selection on the real pipeline, starting from the attack on C: the adaptive attack cannot be the weaker one."""
+    x, y = batch
+    defenses = stack(Quantise())
+    oblivious = craft("oblivious", pgd(), natural_cnn, defenses, x, y, EPS, generator=seeded())
+    with torch.no_grad():
+        oblivious_fooled = natural_cnn(Quantise().purify(oblivious.x_adv)).argmax(1) != y
+    adaptive = craft("adaptive", pgd(steps=8), natural_cnn, defenses, x, y, EPS, generator=seeded(), gradient="bpda",
+                     select="best", start="oblivious")
+    assert (adaptive.success >= oblivious_fooled).all()
+
+
+def test_adaptive_defaults_are_best_iterate_oblivious_start_and_smooth_relu_curvature(natural_cnn, batch):
+    x, y = batch
+    defenses = stack(Smooth(), Quantise())
+    default = craft("adaptive", pgd(), natural_cnn, defenses, x, y, EPS, generator=seeded())
+    explicit = craft("adaptive", pgd(), natural_cnn, defenses, x, y, EPS, generator=seeded(), select="best",
+                     start="oblivious", relu_beta=10.0)
+    last = craft("adaptive", pgd(), natural_cnn, defenses, x, y, EPS, generator=seeded(), select="last", start="random")
+    assert torch.equal(default.x_adv, explicit.x_adv) and not torch.equal(default.x_adv, last.x_adv)
+
+
+def test_adaptive_aux_lam_needs_an_iterative_attack(natural_cnn, batch):
+    with pytest.raises(InvalidInputError, match="iterative attacks"):
+        craft("adaptive", ATTACKS.create("deepfool", steps=2), natural_cnn, stack(Aux()), *batch, EPS, aux_lam=0.5)
+
+
+def test_adaptive_runs_other_attacks_as_given(natural_cnn, batch):
+    x, y = batch
+    deepfool = ATTACKS.create("deepfool", steps=3)
+    crafted = craft("adaptive", deepfool, natural_cnn, stack(Smooth()), x, y, EPS)
+    assert torch.equal(crafted.x_adv, deepfool(lambda t: natural_cnn(Smooth().purify(t)), x, y, EPS).x_adv)
+
+
+def test_adaptive_aux_lam_adds_the_stages_aux_loss(natural_cnn, batch):
+    """With aux_lam=1 the classifier is ignored: the attack only lowers the auxiliary loss (distance from grey)."""
+    x, y = batch
+    result = craft("adaptive", pgd(), natural_cnn, stack(Aux()), x, y, EPS, generator=seeded(), aux_lam=1.0)
+    assert (result.x_adv - 0.5).abs().mean() < (x - 0.5).abs().mean()
 
 
 def test_auxaware_with_lambda_zero_is_plain_pgd(natural_cnn, batch):
@@ -256,3 +301,12 @@ def test_blackbox_square_queries_the_whole_pipeline(natural_cnn, batch):
 def test_query_only_target_exposes_no_gradient(natural_cnn, batch):
     x, _ = batch
     assert not QueryOnly(natural_cnn)(x.clone().requires_grad_(True)).requires_grad
+
+
+def test_adaptive_apgd_runs_on_the_pipeline_with_real_flags(natural_cnn, batch):
+    x, y = batch
+    result = craft("adaptive", ATTACKS.create("apgd", n_iter=5), natural_cnn, stack(Quantise()), x, y, EPS, generator=seeded())
+    assert within_ball(result.x_adv, x, EPS, pgd().norm)
+    with torch.no_grad():
+        assert torch.equal(result.success, natural_cnn(Quantise().purify(result.x_adv)).argmax(1) != y)
+    assert result.success.any()

@@ -25,14 +25,20 @@ def _columns(cells: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     blackbox = cells[cells["threat_model"] == BLACKBOX]
     for attack, group in blackbox.groupby("attack", sort=False):
         eps = main_eps(group)[attack]
-        columns.append((f"Score-based: {group['column'].iloc[0]}", group[group["eps_key"] == eps]))
+        columns.append((group["column"].iloc[0], group[group["eps_key"] == eps]))
     transfer = cells[cells["threat_model"] == TRANSFER]
     for source, group in transfer.groupby("source", sort=False):
         eps = main_eps(group)
         kept = group[[e == eps[a] for a, e in zip(group["attack"], group["eps_key"])]]
         kind = group["source_kind"].dropna().iloc[0] if group["source_kind"].notna().any() else "?"
-        columns.append((f"Transfer ({kind}): {source}", kept))
+        columns.append((f"{kind}: {source}", kept))
     return columns
+
+
+def _surrogates(cells: pd.DataFrame) -> str:
+    """`` = smallcnn/natural/seed1``: the classifiers a transfer source resolved to (known once a cell has a result)."""
+    known = list(dict.fromkeys(cells["source_classifier"].dropna())) if "source_classifier" in cells else []
+    return f" = {', '.join(c.partition('/')[2] or c for c in known)}" if known else ""
 
 
 def table4(data: ReportData, dataset: str) -> ReportTable | None:
@@ -56,11 +62,14 @@ def table4(data: ReportData, dataset: str) -> ReportTable | None:
     frame = pd.DataFrame(records)
     headers = [h for h, _ in columns]
     marks = {**best_marks(frame, "Classifier", headers), **marks}
-    transfer = "; ".join(f"{source}: {', '.join(sorted(set(g['attack'])))}"
+    transfer = "; ".join(f"{source}{_surrogates(g)}: {', '.join(sorted(set(g['attack'])))}"
                          for source, g in cells[cells["threat_model"] == TRANSFER].groupby("source", sort=False))
     note = ("Accuracy (%) of the whole pipeline. Score-based attacks query the defended pipeline; transfer attacks are "
             "crafted on a surrogate classifier (S=T: the target's architecture, another seed; S!=T: another architecture) "
             f"and the worst over their attacks is shown{f' ({transfer})' if transfer else ''}. "
             "Bold: best of its classifier's block.")
+    score_based = cells.loc[cells["threat_model"] == BLACKBOX, "attack"].nunique()
+    groups = tuple((label, span) for label, span in (("", 2), ("Score-based (black-box)", score_based),
+                                                     ("Transfer", len(headers) - score_based)) if span)
     return ReportTable(slug(dataset, "table4"), "Table 4: black-box and transfer attacks", note, frame, marks, tips,
-                       section="Section")
+                       section="Section", column_groups=groups)

@@ -16,17 +16,17 @@ import pandas as pd
 
 from bench.report.load import DONE
 from bench.report.model import BEST
-from bench.report.names import ADD_ON, NONE_STACK, STAND_ALONE
+from bench.report.names import NONE_STACK, SECTION_ORDER
 
 
 
 def ordered_rows(cells: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(section, classifier, defense) of every row, in the paper's order; plan order within it."""
-    sections = {STAND_ALONE: 0, ADD_ON: 1}
+    sections = {name: i for i, name in enumerate(SECTION_ORDER)}
     classifiers = {c: i for i, c in enumerate(dict.fromkeys(cells["classifier"]))}
     defenses = {d: i for i, d in enumerate(dict.fromkeys(cells["defense"]))}
     rows = set(zip(cells["section"], cells["classifier"], cells["defense"]))
-    return sorted(rows, key=lambda r: (sections.get(r[0], 2), classifiers[r[1]], r[2] != NONE_STACK, defenses[r[2]]))
+    return sorted(rows, key=lambda r: (sections.get(r[0], len(sections)), classifiers[r[1]], r[2] != NONE_STACK, defenses[r[2]]))
 
 
 def main_eps(cells: pd.DataFrame, by: str = "attack") -> dict[str, str]:

@@ -95,7 +95,8 @@ def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     if cells.empty:
         return cells.assign(classifier=[], recipe_base=[], section=[], column=[], eps_key=[])
     cells = cells.copy()
-    cells["recipe_base"] = [_base(spec, "recipes", r) for r in cells["recipe"]]
+    given = spec.get("classifiers", {})  # bench.external_classifiers: recipe label -> its source
+    cells["recipe_base"] = [given[r]["source"] if r in given else _base(spec, "recipes", r) for r in cells["recipe"]]
     cells["section"] = cells["recipe_base"].map(section_of)
     cells["column"] = [attack_column(a, b) for a, b in zip(cells["attack"], cells["attack_base"])]
     cells["eps_key"] = cells["eps"].map(eps_text)

@@ -20,7 +20,7 @@ import pandas as pd
 from bench.report.layout import best_marks, lacking_summary, main_eps, ordered_rows, status_tip
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, PARTIAL, ReportTable
-from bench.report.names import ADD_ON, CLEAN, NONE_STACK, STAND_ALONE, column_rank, slug
+from bench.report.names import CLEAN, NONE_STACK, SECTION_ORDER, column_rank, slug
 from bench.report.worst import gain, paper_worst, per_example_worst
 
 OBLIVIOUS = "oblivious"
@@ -97,9 +97,13 @@ def table3(data: ReportData, dataset: str) -> ReportTable | None:
                 tips[(position, name)] = f"upper bound; no result ({record[MISSING_COLUMN]})"
         records.append(record)
     frame = pd.DataFrame(records)
-    _add_gains(frame)
-    if not frame[MISSING_COLUMN].any():
-        frame = frame.drop(columns=MISSING_COLUMN)
+    bounded = {i for (i, column), mark in marks.items() if column == WORST_PAPER and mark == PARTIAL}
+    gain_marks, gain_tips = _add_gains(frame, bounded)
+    marks.update(gain_marks)
+    tips.update(gain_tips)
+    lacking_text = frame.pop(MISSING_COLUMN)
+    if lacking_text.any():
+        frame[MISSING_COLUMN] = lacking_text  # last: it explains the row's bounds
     numeric = [c.name for c in columns] + [WORST_PAPER, WORST_EXAMPLE]
     frame[[WORST_PAPER, WORST_EXAMPLE]] = frame[[WORST_PAPER, WORST_EXAMPLE]].round(2)
     marks = {**best_marks(frame, "Classifier", numeric), **marks}
@@ -107,38 +111,65 @@ def table3(data: ReportData, dataset: str) -> ReportTable | None:
     note = (f"Accuracy (%) on the first n test examples; the attack sees the base classifier only (oblivious) and the "
             f"defense purifies afterwards. {eps_note}. Worst (paper): the minimum over Clean, PGD, C&W, DF and MIM as in "
             f"the paper's Table 3. Worst (per example): examples correct under every column of the row. Gain: Worst (paper) "
-            f"against 'none' on the same classifier. Bold: best of its classifier's block.")
+            f"against 'none' on the same classifier, in points and in percent of 'none'. Bold: best of its classifier's block.")
     return ReportTable(slug(dataset, "table3"), "Table 3: robust accuracy per attack (oblivious threat)", note, frame,
                        marks, tips, section="Section")
 
 
-def _add_gains(frame: pd.DataFrame) -> None:
-    """Gain of Worst (paper) over the 'none' row of the same classifier (no columns when there is no 'none')."""
-    baseline = frame[frame["Defense"] == NONE_STACK].set_index("Classifier")[WORST_PAPER]
-    if baseline.empty:
-        return
-    gains = [gain(w, baseline.get(c, math.nan)) if d != NONE_STACK else (math.nan, math.nan)
-             for c, d, w in zip(frame["Classifier"], frame["Defense"], frame[WORST_PAPER])]
-    frame[GAIN_POINTS] = [round(p, 2) for p, _ in gains]
-    frame[GAIN_PERCENT] = [round(q, 2) for _, q in gains]
+def _add_gains(frame: pd.DataFrame, bounded: set[int]) -> tuple[dict[tuple[int, str], str], dict[tuple[int, str], str]]:
+    """Add the gain of Worst (paper) over the 'none' row of the same classifier (no columns when there is no 'none').
+
+    ``bounded``: positions whose Worst (paper) is an upper bound (cells without
+    a result).  A bounded row over a complete 'none' gains at most the value
+    shown (marked partial); over a bounded 'none' the difference bounds
+    nothing, so it is left out.  Returns the marks and tips of the gain cells.
+    """
+    marks: dict[tuple[int, str], str] = {}
+    tips: dict[tuple[int, str], str] = {}
+    nones = {c: i for i, (c, d) in enumerate(zip(frame["Classifier"], frame["Defense"])) if d == NONE_STACK}
+    if not nones:
+        return marks, tips
+    points, percents = [], []
+    for i, (classifier, defense, worst) in enumerate(zip(frame["Classifier"], frame["Defense"], frame[WORST_PAPER])):
+        base = nones.get(classifier)
+        if defense == NONE_STACK or base is None or base in bounded:
+            points.append(math.nan)
+            percents.append(math.nan)
+            if base in bounded and defense != NONE_STACK:
+                for column in (GAIN_POINTS, GAIN_PERCENT):
+                    marks[(i, column)], tips[(i, column)] = MISSING, "incomplete: 'none' lacks results on this classifier"
+            continue
+        baseline = frame.at[base, WORST_PAPER]
+        gained, percent = gain(worst, baseline)
+        points.append(round(gained, 2))
+        percents.append(round(percent, 2))
+        if baseline == 0:
+            tips[(i, GAIN_PERCENT)] = "no percent of a baseline of 0 ('none' has 0% here)"
+        if i in bounded:
+            for column in (GAIN_POINTS, GAIN_PERCENT):
+                marks[(i, column)], tips[(i, column)] = PARTIAL, "upper bound: this row lacks results"
+    frame[GAIN_POINTS] = points
+    frame[GAIN_PERCENT] = percents
+    return marks, tips
 
 
 def table1(matrix: ReportTable, dataset: str) -> ReportTable:
     """Worst (paper) with a row per defense stack and a column per classifier, stand-alone then add-on (Table 1)."""
     frame = matrix.frame
     pivot = frame.pivot_table(index="Defense", columns="Classifier", values=WORST_PAPER, sort=False, dropna=False)
-    stand_alone = list(dict.fromkeys(frame.loc[frame["Section"] == STAND_ALONE, "Classifier"]))
-    add_on = list(dict.fromkeys(frame.loc[frame["Section"] == ADD_ON, "Classifier"]))
-    pivot = pivot.reindex(index=list(dict.fromkeys(frame["Defense"])), columns=stand_alone + add_on)
+    by_section = {name: list(dict.fromkeys(frame.loc[frame["Section"] == name, "Classifier"])) for name in SECTION_ORDER}
+    classifiers = [c for cols in by_section.values() for c in cols]
+    pivot = pivot.reindex(index=list(dict.fromkeys(frame["Defense"])), columns=classifiers)
     table = pivot.reset_index()
-    groups = (("", 1),) + tuple((name, len(cols)) for name, cols in ((STAND_ALONE, stand_alone), (ADD_ON, add_on)) if cols)
-    marks = best_marks(table.assign(_all=0), "_all", stand_alone + add_on)
+    groups = (("", 1),) + tuple((name, len(cols)) for name, cols in by_section.items() if cols)
+    marks = best_marks(table.assign(_all=0), "_all", classifiers)
     partial = {(frame.at[i, "Defense"], frame.at[i, "Classifier"]) for (i, c), m in matrix.marks.items()
                if c == WORST_PAPER and m == PARTIAL}
     for (defense, classifier) in partial:
         marks[(table.index[table["Defense"] == defense][0], classifier)] = PARTIAL
     note = ("Worst (paper) of Table 3 (%), the minimum over Clean, PGD, C&W, DF and MIM, for each classifier: a purifier on a "
-            "naturally trained classifier stands alone, on an adversarially trained one it is an add-on. "
+            "naturally trained classifier stands alone, on an adversarially trained one it is an add-on; a classifier "
+            "given as a checkpoint or module, whose training is not known, is grouped on its own. "
             "Bold: best defense for the classifier.")
     return ReportTable(slug(dataset, "table1"), "Table 1: worst-case robust accuracy, stand-alone and add-on", note, table,
                        marks, column_groups=groups)

@@ -19,6 +19,9 @@ COLUMN_ORDER = ("clean", "pgd", "cw", "deepfool", "mim", "autoattack")
 PAPER_WORST_BASES = frozenset({"clean", "pgd", "cw", "deepfool", "mim"})  # Table 3's "Worst": Clean, PGD, C&W, DF, MIM
 STAND_ALONE = "Stand-alone (natural training)"
 ADD_ON = "Add-on (adversarially trained)"
+GIVEN = "Given classifiers (training not known)"
+GIVEN_SOURCES = frozenset({"checkpoint", "module"})  # bench.external_classifiers: a weights file or an nn.Module
+SECTION_ORDER = (STAND_ALONE, ADD_ON, GIVEN)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 SLUG_LENGTH = 60
@@ -36,7 +39,13 @@ def column_rank(base: str) -> int:
 
 
 def section_of(recipe_base: str) -> str:
-    """Table 1's grouping: a purifier on a naturally trained classifier stands alone, else it is an add-on."""
+    """Table 1's grouping: a purifier on a naturally trained classifier stands alone, on another recipe it is an add-on.
+
+    A classifier given from outside (a checkpoint or a module) has no known
+    training, so it gets a group of its own rather than a guessed one.
+    """
+    if recipe_base in GIVEN_SOURCES:
+        return GIVEN
     return STAND_ALONE if recipe_base == NATURAL else ADD_ON
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, ReportTable
+from bench.report.settings import preset_origin
 
 STATUSES = ("done", "failed", "skipped", "pending")
 
@@ -42,13 +43,22 @@ def _utc(stamp: str | None) -> str:
     return (stamp or "").replace("T", " ").removesuffix("+00:00")
 
 
+def _short(revision: str | None) -> str:
+    """A git revision abbreviated to 12 hex digits (its suffix such as ``-dirty`` kept); the facts list has it in full."""
+    if not revision:
+        return "unknown"
+    commit, dash, suffix = revision.partition("-")
+    return commit[:12] + dash + suffix
+
+
 def _sessions(data: ReportData) -> ReportTable:
     rows = [{"Session": s["id"], "Started (UTC)": _utc(s["started"]), "Finished (UTC)": _utc(s["finished"]),
              "Outcome": s["outcome"] or "running or killed",
-             "Host": s["host"], "Executor": s["executor"], "Device": s["device"], "Code revision": s["code_revision"] or "unknown",
+             "Host": s["host"], "Executor": s["executor"], "Device": s["device"], "Code revision": _short(s["code_revision"]),
              "Command": " ".join(json.loads(s["argv"] or "[]"))} for s in data.run["sessions"]]
     columns = ["Session", "Started (UTC)", "Finished (UTC)", "Outcome", "Host", "Executor", "Device", "Code revision", "Command"]
-    return ReportTable("provenance-sessions", "Sessions", "Each invocation that wrote into this database.",
+    return ReportTable("provenance-sessions", "Sessions", "Each invocation that wrote into this database (code revisions "
+                       "abbreviated; in full above).",
                        pd.DataFrame(rows, columns=columns))
 
 
@@ -87,6 +97,7 @@ def provenance(data: ReportData) -> Provenance:
              ("Device (spec)", run["device"]), ("Device (ran on)", ", ".join(sorted({str(s["device"]) for s in sessions})) or "unknown"),
              ("Created", run["created"]), ("Results finished", f"{finished.min()} to {finished.max()}" if not finished.empty else "none yet"),
              ("Code revision", ", ".join(revisions) or "unknown"), ("Sessions", str(len(sessions)))]
+    facts += [(f"Attack presets ({dataset})", preset_origin(dataset)) for dataset in data.datasets()]
     versions = sorted(json.loads(last.get("versions_json") or "{}").items())
     return Provenance(name=run["name"], description=_description(run["spec_text"]), facts=facts, versions=versions,
                       spec_text=run["spec_text"], spec_json=json.dumps(data.spec, indent=1, sort_keys=True),

@@ -23,6 +23,7 @@ from bench.report.matrix import table1, table3
 from bench.report.model import DatasetSection, ReportFigure, ReportTable
 from bench.report.names import anchor, slug
 from bench.report.provenance import provenance
+from bench.report.settings import attack_settings, defense_settings
 from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
 from bench.report.table_files import FORMATS, write_table_files
 from bench.report.timing import classifiers_table, table2
@@ -53,6 +54,7 @@ def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSec
     section.add(*_with_figures(attack_eps_sweeps(data, dataset), out_dir), *attack_variant_sweeps(data, dataset))
     if matrix is not None:
         section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset), out_dir))
+    section.add(attack_settings(data, dataset), defense_settings(data, dataset))
     return section
 
 

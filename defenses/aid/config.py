@@ -7,29 +7,21 @@ defense is built rather than after an hour of training.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Mapping
 
+from bench.choice import Choice
 from bench.errors import InvalidInputError
 
 
-class _Choice(str, Enum):
-    @classmethod
-    def coerce(cls, value: Any) -> Any:
-        try:
-            return cls(value.value if isinstance(value, Enum) else str(value).lower())
-        except ValueError:
-            raise InvalidInputError(f"unknown {cls.__name__.lower()} {value!r}; use one of: {', '.join(c.value for c in cls)}") from None
 
-
-class Targets(_Choice):
+class Targets(Choice):
     """What the discriminator is trained to tell apart (appendix E.1, Table 14b)."""
 
     BCE = "bce"  # clean (t=0) vs adversarial (t=1) inputs: the paper's eq. 1
     CONTRASTIVE = "contrastive"  # matched tap pairs (t=0) vs taps of different examples (t=1)
 
 
-class Augmentation(_Choice):
+class Augmentation(Choice):
     """How training inputs are made from x and its attack x_adv (appendix E.1, Table 14c)."""
 
     NONE = "none"  # x or x_adv, each with probability 1/2, hard targets
@@ -38,14 +30,14 @@ class Augmentation(_Choice):
     AVMIXUP = "avmixup"  # u * x + (1 - u) * (x + gamma * delta), soft target 1 - u: Algorithm 1
 
 
-class Surrogate(_Choice):
+class Surrogate(Choice):
     """How ``sign`` is differentiated in the unrolled purification (see ``defenses.aid.unrolled``)."""
 
     STE = "ste"
     TANH = "tanh"
 
 
-class BoxGradient(_Choice):
+class BoxGradient(Choice):
     """The derivative the unrolled purification gives the [0, 1] clip (see ``defenses.aid.unrolled``)."""
 
     EXACT = "exact"  # clamp's own: zero where a pixel is clipped

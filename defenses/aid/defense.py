@@ -3,8 +3,8 @@
 Parameters left as ``None`` take the dataset's preset at ``attach``/``fit``
 time (``defenses.aid.presets``); everything else is the paper's default.
 ``purify`` is Algorithm 2, a gradient procedure, so the defense declares
-itself non-differentiable (adaptive attacks use BPDA) and ``unrollable``
-(``unrolled_purify`` is the differentiable unrolling).  ``aux_loss`` is D's
+itself non-differentiable and ``unrollable``: adaptive attacks differentiate
+``unrolled_purify``, the differentiable unrolling (or BPDA, when asked).  ``aux_loss`` is D's
 BCE towards "clean", the L_D of the auxiliary-aware attack (eq. 2).
 
 A fitted state is loaded with ``attach(ctx)`` (builds D for that classifier
@@ -15,15 +15,12 @@ restored after every call.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import InvalidInputError, UserError
-from bench.hashing import content_key
 from defenses.aid.augment import T_CLEAN
 from defenses.aid.config import AIDConfig
 from defenses.aid.discriminator import Discriminator
@@ -33,19 +30,28 @@ from defenses.aid.presets import PRESETS, resolve
 from defenses.aid.purification import purify
 from defenses.aid.training import train_discriminator
 from defenses.aid.unrolled import unrolled_purify
-from defenses.base import Defense, FitContext
+from defenses.base import FitContext
+from defenses.preset_defense import PresetDefense
 from defenses.registry import DEFENSES
 from defenses.seeding import build_seeded
 
 
-class AIDPurifier(Defense):
+class AIDPurifier(PresetDefense):
     """AID-Purifier: purification by descending a clean-vs-adversarial discriminator on the classifier's taps."""
 
+    NAME: ClassVar[str] = "aid"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = PRESETS
+    #: Stand-ins for the preset values, used only to check the given parameters at construction.
+    PLACEHOLDERS: ClassVar[dict[str, Any]] = {"taps": ("low", "high"), "train_eps": 0.0, "train_step": 1.0, "gamma": 1.0,
+                                              "eps": 0.0, "step": 1.0, "steps": 1}
+    NETWORK: ClassVar[str] = "discriminator"
+    resolve = staticmethod(resolve)
     differentiable: ClassVar[bool] = False
     unrollable: ClassVar[bool] = True
     randomized: ClassVar[bool] = False
     VERSION: ClassVar[str] = "1"
     INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"eps", "step", "steps", "surrogate", "temperature", "box_gradient"})
+    config: AIDConfig | None
 
     def __init__(
         self,
@@ -74,43 +80,23 @@ class AIDPurifier(Defense):
         temperature: float | None = None,
         box_gradient: str | None = None,
     ) -> None:
-        params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}  # every keyword above
-        super().__init__(**params)
-        # Validate what was given now, with placeholder presets, so a typo fails before any training.
-        resolve("", {**_PLACEHOLDER, **{k: v for k, v in params.items() if v is not None}})
+        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})  # every keyword above
         self.classifier: nn.Module | None = None
         self.discriminator: Discriminator | None = None
-        self.config: AIDConfig | None = None
-        self.fit_seconds: float | None = None
-        self.fit_stats: dict[str, float] = {}
 
-    def identity(self) -> dict[str, Any]:
-        """Every constructor parameter (None: the dataset preset) and a digest of the preset table."""
-        return {**super().identity(), "presets": content_key(PRESETS)}
-
-    def attach(self, ctx: FitContext) -> None:
-        """Resolve the configuration for ``ctx.dataset`` and build an untrained D for ``ctx.classifier``."""
-        self.config = resolve(ctx.dataset, self.params)
+    def _build(self, ctx: FitContext) -> None:
+        """An untrained D for ``ctx.classifier``."""
         self.classifier = ctx.classifier
         widths = tap_widths(ctx.classifier, ctx.train.x.shape[1:], self.config.taps, ctx.device)
         cfg = self.config
         disc = build_seeded(lambda: Discriminator(widths, cfg.width, cfg.branch_depth, cfg.head_depth), ctx.seed)
         self.discriminator = disc.to(device=ctx.device, dtype=classifier_dtype(ctx.classifier))
 
-    def fit(self, ctx: FitContext) -> None:
-        """Algorithm 1 on ``ctx.train``; ``fit_seconds`` includes crafting the training attacks, as in Table 2."""
-        if len(ctx.train) == 0:
-            raise InvalidInputError("aid needs a non-empty training split")
-        begin = time.perf_counter()
-        self.attach(ctx)
+    def _train(self, ctx: FitContext) -> dict[str, float]:
+        """Algorithm 1 on ``ctx.train``, crafting the training attacks."""
         with frozen(ctx.classifier):
-            self.fit_stats = train_discriminator(self.discriminator, ctx.classifier, ctx.train, self.config,
-                                                 seed=ctx.seed, device=ctx.device, progress=ctx.progress)
-        self.fit_seconds = time.perf_counter() - begin
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self._require_attached()
-        super().load_state_dict(state)
+            return train_discriminator(self.discriminator, ctx.classifier, ctx.train, self.config, seed=ctx.seed,
+                                       device=ctx.device, progress=ctx.progress)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """D's logit of p_adv for each example (the classifier must be frozen by the caller)."""
@@ -135,14 +121,6 @@ class AIDPurifier(Defense):
         with frozen(self.classifier):
             logits = self.logits(x)
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, T_CLEAN), reduction="none")
-
-    def _require_attached(self) -> None:
-        if self.discriminator is None or self.classifier is None or self.config is None:
-            raise UserError("this aid defense has no discriminator yet; call fit(ctx), or attach(ctx) then load_state_dict(state)")
-
-
-#: Stand-ins for preset values, used only to validate the given parameters at construction.
-_PLACEHOLDER = {"taps": ("low", "high"), "train_eps": 0.0, "train_step": 1.0, "gamma": 1.0, "eps": 0.0, "step": 1.0, "steps": 1}
 
 
 @DEFENSES.register("aid")

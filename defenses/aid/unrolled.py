@@ -33,7 +33,10 @@ When D and C are piecewise linear (ReLU, max-pooling), grad logit is locally
 constant in x and the second-order term vanishes almost everywhere: the
 unrolled gradient is then the product of the clip Jacobians, which with
 ``box_gradient="ste"`` is the identity, i.e. exactly BPDA's.  Unrolling adds
-information over BPDA only for classifiers with curvature (smooth activations).
+information over BPDA only for classifiers with curvature (smooth activations),
+or when the attacker gives ReLU a smooth second derivative
+(``attacks.curvature``, the adaptive threat's ``relu_beta``), which leaves
+this function's values and first derivatives as they are.
 """
 
 from __future__ import annotations

@@ -21,71 +21,58 @@ time (``defenses.defensegan.presets``).  A fitted state is loaded with
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import torch
 
-from bench.errors import InvalidInputError, UserError
-from bench.hashing import content_key
-from defenses.base import Defense, FitContext
+from bench.errors import InvalidInputError
+from defenses.base import FitContext
 from defenses.defensegan.config import DefenseGANConfig
 from defenses.defensegan.networks import Discriminator, Generator
 from defenses.defensegan.presets import PRESETS, resolve
 from defenses.defensegan.search import Reconstruction, search, starting_points
 from defenses.defensegan.training import train_gan
+from defenses.preset_defense import PresetDefense
 from defenses.registry import DEFENSES
 from defenses.seeding import build_seeded
 
 
-class DefenseGAN(Defense):
+class DefenseGAN(PresetDefense):
     """Defense-GAN: the input replaced by the closest image a GAN trained on clean data can generate."""
 
+    NAME: ClassVar[str] = "defensegan"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = PRESETS
+    PLACEHOLDERS: ClassVar[dict[str, Any]] = {"restarts": 1, "search_steps": 0}
+    NETWORK: ClassVar[str] = "generator"
+    resolve = staticmethod(resolve)
     differentiable: ClassVar[bool] = False
     unrollable: ClassVar[bool] = True
     randomized: ClassVar[bool] = False
     VERSION: ClassVar[str] = "1"
     INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"restarts", "search_steps", "search_lr", "restart_seed"})
+    config: DefenseGANConfig | None
 
     def __init__(self, *, restarts: int | None = None, search_steps: int | None = None, search_lr: float | None = None,
                  restart_seed: int | None = None, latent: int | None = None, width: int | None = None,
                  train_steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
                  beta1: float | None = None) -> None:
-        params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        super().__init__(**params)
-        DefenseGANConfig(**{"restarts": 1, "search_steps": 0, **{k: v for k, v in params.items() if v is not None}})
-        self.config: DefenseGANConfig | None = None
+        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})  # every keyword above
         self.generator: Generator | None = None
         self.discriminator: Discriminator | None = None
-        self.fit_seconds: float | None = None
-        self.fit_stats: dict[str, float] = {}
 
-    def identity(self) -> dict[str, Any]:
-        """Every constructor parameter (None: the dataset preset) and a digest of the preset table."""
-        return {**super().identity(), "presets": content_key(PRESETS)}
-
-    def attach(self, ctx: FitContext) -> None:
-        """Resolve the configuration for ``ctx.dataset`` and build an untrained GAN for its images."""
-        self.config = cfg = resolve(ctx.dataset, self.params)
+    def _build(self, ctx: FitContext) -> None:
+        """An untrained GAN for the images of ``ctx.train``."""
+        cfg = self.config
         image_shape = tuple(ctx.train.x.shape[1:])
         generator, discriminator = build_seeded(
             lambda: (Generator(cfg.latent, cfg.width, image_shape), Discriminator(cfg.width, image_shape)), ctx.seed)
         self.generator = generator.to(ctx.device).eval().requires_grad_(False)
         self.discriminator = discriminator.to(ctx.device).eval().requires_grad_(False)
 
-    def fit(self, ctx: FitContext) -> None:
+    def _train(self, ctx: FitContext) -> dict[str, float]:
         """DCGAN training on ``ctx.train`` (the classifier is not used)."""
-        if len(ctx.train) == 0:
-            raise InvalidInputError("defensegan needs a non-empty training split")
-        begin = time.perf_counter()
-        self.attach(ctx)
-        self.fit_stats = train_gan(self.generator, self.discriminator, ctx.train, self.config, seed=ctx.seed,
-                                   device=ctx.device, progress=ctx.progress)
-        self.fit_seconds = time.perf_counter() - begin
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self._require_attached()
-        super().load_state_dict(state)
+        return train_gan(self.generator, self.discriminator, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
+                         progress=ctx.progress)
 
     def reconstruct(self, x: torch.Tensor, *, search_steps: int | None = None, create_graph: bool = False) -> Reconstruction:
         """The latent search on ``x`` (``search_steps`` overrides R, e.g. to study its convergence)."""
@@ -104,10 +91,6 @@ class DefenseGAN(Defense):
     def unrolled_purify(self, x: torch.Tensor) -> torch.Tensor:
         """G(z*) as a differentiable function of ``x``, through every step of the search."""
         return self.reconstruct(x, create_graph=True).images
-
-    def _require_attached(self) -> None:
-        if self.generator is None or self.config is None:
-            raise UserError("this defensegan defense has no generator yet; call fit(ctx), or attach(ctx) then load_state_dict(state)")
 
 
 @DEFENSES.register("defensegan")

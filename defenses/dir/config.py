@@ -17,24 +17,21 @@ The mnist5k sizes (16-channel U-Net, 4 pre-training epochs, 1 DIR epoch with
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any, Mapping
 
+from bench.choice import Choice
 from bench.errors import InvalidInputError
 
 
-class Combine(str, Enum):
+class Combine(Choice):
     """How the restorations of the two complementary copies make one image."""
 
     FILL = "fill"  # each pixel from the copy that did not see it: no output pixel depends on its own input value
     MEAN = "mean"  # the mean of the two full restorations
 
     @classmethod
-    def coerce(cls, value: Any) -> "Combine":
-        try:
-            return cls(value.value if isinstance(value, Enum) else str(value).lower())
-        except ValueError:
-            raise InvalidInputError(f"unknown dir combine {value!r}; use one of: {', '.join(c.value for c in cls)}") from None
+    def what(cls) -> str:
+        return "dir combine"
 
 
 @dataclass(frozen=True)

@@ -19,31 +19,34 @@ denoiser; load it with ``attach(ctx)`` followed by ``load_state_dict``.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import torch
 
-from bench.errors import InvalidInputError, UserError
-from bench.hashing import content_key
 from defenses.aid.frozen import frozen
-from defenses.base import Defense, FitContext
+from defenses.base import FitContext
 from defenses.dir.config import PRESETS, DIRConfig, resolve
 from defenses.dir.denoiser import Denoiser
 from defenses.dir.masks import random_mask
 from defenses.dir.pretraining import pretrain
 from defenses.dir.restoration import restored_image
 from defenses.dir.training import train_dir
+from defenses.preset_defense import PresetDefense
 from defenses.registry import DEFENSES
 from defenses.seeding import build_seeded
 
 
-class DIRPurifier(Defense):
+class DIRPurifier(PresetDefense):
     """DIR: a denoiser restoring robust images from complementary masked copies of the input."""
 
+    NAME: ClassVar[str] = "dir"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = PRESETS
+    NETWORK: ClassVar[str] = "denoiser"
+    resolve = staticmethod(resolve)
     differentiable: ClassVar[bool] = True
     VERSION: ClassVar[str] = "1"
     INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"mask_seed"})  # combine is used in training too
+    config: DIRConfig | None
 
     def __init__(
         self,
@@ -66,35 +69,21 @@ class DIRPurifier(Defense):
         pretrain_lr: float | None = None,
         lr: float | None = None,
     ) -> None:
-        params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}  # every keyword above
-        super().__init__(**params)
-        self.config: DIRConfig = resolve("", params)  # validates now; ``attach`` resolves the dataset's preset
-        self.randomized = self.config.mask_seed is None  # instance flag: fresh masks per call unless seeded
+        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})  # every keyword above
+        self.randomized = mask_seed is None  # instance flag: fresh masks per call unless seeded
         self.denoiser: Denoiser | None = None
-        self.fit_seconds: float | None = None
-        self.fit_stats: dict[str, float] = {}
 
-    def identity(self) -> dict[str, Any]:
-        """Every constructor parameter (None: the dataset preset) and a digest of the preset table."""
-        return {**super().identity(), "presets": content_key(PRESETS)}
-
-    def attach(self, ctx: FitContext) -> None:
-        """Resolve the configuration for ``ctx.dataset`` and build the untrained denoiser under ``ctx.seed``."""
-        self.config = resolve(ctx.dataset, self.params)
+    def _build(self, ctx: FitContext) -> None:
         net = build_seeded(lambda: Denoiser(ctx.train.x.shape[1], self.config.width), ctx.seed)
         dtype = next(ctx.classifier.parameters()).dtype
         self.denoiser = net.to(device=ctx.device, dtype=dtype).eval().requires_grad_(False)
 
-    def fit(self, ctx: FitContext) -> None:
-        """Both training stages; ``fit_seconds`` includes crafting every training attack."""
-        if len(ctx.train) == 0:
-            raise InvalidInputError("dir needs a non-empty training split")
-        begin = time.perf_counter()
-        self.attach(ctx)
+    def _train(self, ctx: FitContext) -> dict[str, float]:
+        """Both training stages, crafting every training attack."""
         with frozen(ctx.classifier):
             self.denoiser.train().requires_grad_(True)
             try:
-                self.fit_stats = {
+                return {
                     **pretrain(self.denoiser, ctx.classifier, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
                                progress=ctx.progress),
                     **train_dir(self.denoiser, ctx.classifier, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
@@ -102,11 +91,6 @@ class DIRPurifier(Defense):
                 }
             finally:
                 self.denoiser.eval().requires_grad_(False)
-        self.fit_seconds = time.perf_counter() - begin
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self._require_attached()
-        super().load_state_dict(state)
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         self._require_attached()
@@ -115,10 +99,6 @@ class DIRPurifier(Defense):
         mask = random_mask(1 if seed is not None else len(x), *x.shape[-2:], self.config.patch, generator=generator,
                            device=x.device, dtype=x.dtype)
         return restored_image(self.denoiser, x, mask, self.config.combine)
-
-    def _require_attached(self) -> None:
-        if self.denoiser is None:
-            raise UserError("this dir defense has no denoiser yet; call fit(ctx), or attach(ctx) then load_state_dict(state)")
 
 
 @DEFENSES.register("dir")

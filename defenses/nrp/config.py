@@ -14,24 +14,21 @@ SSP steps during training and the optimiser are ours everywhere.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any, Mapping
 
+from bench.choice import Choice
 from bench.errors import InvalidInputError
 
 
-class FeatureSource(str, Enum):
+class FeatureSource(Choice):
     """Which network F the SSP perturbations and the feature loss read."""
 
     NATURAL = "natural"  # a network trained naturally here, apart from the defended classifier (NRP's VGG role)
     CLASSIFIER = "classifier"  # the frozen base classifier itself (cheaper, classifier-aware)
 
     @classmethod
-    def coerce(cls, value: Any) -> "FeatureSource":
-        try:
-            return cls(value.value if isinstance(value, Enum) else str(value).lower())
-        except ValueError:
-            raise InvalidInputError(f"unknown nrp features {value!r}; use one of: {', '.join(c.value for c in cls)}") from None
+    def what(cls) -> str:
+        return "nrp features"
 
 
 @dataclass(frozen=True)

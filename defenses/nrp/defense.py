@@ -14,31 +14,34 @@ only); load it with ``attach(ctx)`` followed by ``load_state_dict``.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import torch
 
-from bench.errors import InvalidInputError, UserError
-from bench.hashing import content_key
 from defenses.aid.frozen import frozen
-from defenses.base import Defense, FitContext
+from defenses.base import FitContext
 from defenses.nrp.config import PRESETS, NRPConfig, resolve
 from defenses.nrp.critic import Critic
 from defenses.nrp.dynamic import add_noise
 from defenses.nrp.features import feature_network
 from defenses.nrp.network import PurifierNet, parameter_count
 from defenses.nrp.training import train_purifier
+from defenses.preset_defense import PresetDefense
 from defenses.registry import DEFENSES
 from defenses.seeding import build_seeded
 
 
-class NRPPurifier(Defense):
+class NRPPurifier(PresetDefense):
     """NRP: a ResNet purifier trained against self-supervised perturbations, optionally with dynamic noise."""
 
+    NAME: ClassVar[str] = "nrp"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = PRESETS
+    NETWORK: ClassVar[str] = "purifier"
+    resolve = staticmethod(resolve)
     differentiable: ClassVar[bool] = True
     VERSION: ClassVar[str] = "1"
     INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"dynamic", "noise_std", "noise_eps"})
+    config: NRPConfig | None
 
     def __init__(
         self,
@@ -64,32 +67,18 @@ class NRPPurifier(Defense):
         lr: float | None = None,
         critic_lr: float | None = None,
     ) -> None:
-        params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}  # every keyword above
-        super().__init__(**params)
-        self.config: NRPConfig = resolve("", params)  # validates now; ``attach`` resolves the dataset's preset
-        self.randomized = self.config.dynamic  # instance flag: noise at inference only when dynamic
+        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})  # every keyword above
+        self.randomized = bool(dynamic)  # instance flag: noise at inference only when dynamic
         self.purifier: PurifierNet | None = None
-        self.fit_seconds: float | None = None
-        self.fit_stats: dict[str, float] = {}
 
-    def identity(self) -> dict[str, Any]:
-        """Every constructor parameter (None: the dataset preset) and a digest of the preset table."""
-        return {**super().identity(), "presets": content_key(PRESETS)}
-
-    def attach(self, ctx: FitContext) -> None:
-        """Resolve the configuration for ``ctx.dataset`` and build the untrained purifier under ``ctx.seed``."""
-        self.config = resolve(ctx.dataset, self.params)
+    def _build(self, ctx: FitContext) -> None:
         channels = ctx.train.x.shape[1]
         net = build_seeded(lambda: PurifierNet(channels, self.config.width, self.config.blocks), ctx.seed)
         dtype = next(ctx.classifier.parameters()).dtype
         self.purifier = net.to(device=ctx.device, dtype=dtype).eval().requires_grad_(False)
 
-    def fit(self, ctx: FitContext) -> None:
-        """Train F (when ``features='natural'``), then P against SSP; ``fit_seconds`` covers both."""
-        if len(ctx.train) == 0:
-            raise InvalidInputError("nrp needs a non-empty training split")
-        begin = time.perf_counter()
-        self.attach(ctx)
+    def _train(self, ctx: FitContext) -> dict[str, float]:
+        """F (when ``features='natural'``), then P against SSP."""
         cfg = self.config
         with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []), frozen(ctx.classifier):
             torch.manual_seed(ctx.seed)
@@ -98,26 +87,17 @@ class NRPPurifier(Defense):
                                        progress=ctx.progress)
             self.purifier.requires_grad_(True)
             try:
-                self.fit_stats = train_purifier(self.purifier, critic, features, ctx.train, cfg, seed=ctx.seed,
-                                                device=ctx.device, progress=ctx.progress)
+                stats = train_purifier(self.purifier, critic, features, ctx.train, cfg, seed=ctx.seed, device=ctx.device,
+                                       progress=ctx.progress)
             finally:
                 self.purifier.eval().requires_grad_(False)
-        self.fit_stats["purifier_parameters"] = float(parameter_count(self.purifier))
-        self.fit_seconds = time.perf_counter() - begin
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self._require_attached()
-        super().load_state_dict(state)
+        return {**stats, "purifier_parameters": float(parameter_count(self.purifier))}
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         self._require_attached()
         if self.config.dynamic:
             x = add_noise(x, self.config.noise_std, self.config.noise_eps)
         return self.purifier(x).clamp(0.0, 1.0)
-
-    def _require_attached(self) -> None:
-        if self.purifier is None:
-            raise UserError("this nrp defense has no purifier yet; call fit(ctx), or attach(ctx) then load_state_dict(state)")
 
 
 @DEFENSES.register("nrp")

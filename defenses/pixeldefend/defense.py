@@ -23,15 +23,13 @@ time (``defenses.pixeldefend.presets``).  A fitted state is loaded with
 from __future__ import annotations
 
 import copy
-import time
-from enum import Enum
 from typing import Any, ClassVar
 
 import torch
 
-from bench.errors import InvalidInputError, UserError
-from bench.hashing import content_key
-from defenses.base import Defense, FitContext
+from bench.choice import Choice
+from bench.errors import InvalidInputError
+from defenses.base import FitContext
 from defenses.pixeldefend.config import PixelDefendConfig
 from defenses.pixeldefend.decode_fast import decode_fast
 from defenses.pixeldefend.decode_naive import decode_naive
@@ -39,6 +37,7 @@ from defenses.pixeldefend.levels import to_images, to_levels
 from defenses.pixeldefend.network import PixelCNN
 from defenses.pixeldefend.presets import PRESETS, resolve
 from defenses.pixeldefend.training import train_pixelcnn
+from defenses.preset_defense import PresetDefense
 from defenses.registry import DEFENSES
 from defenses.seeding import build_seeded
 
@@ -46,72 +45,51 @@ from defenses.seeding import build_seeded
 DECODE_BATCH = 256
 
 
-class Decoder(str, Enum):
+class Decoder(Choice):
     FAST = "fast"
     NAIVE = "naive"
 
     @classmethod
-    def coerce(cls, value: "Decoder | str") -> "Decoder":
-        try:
-            return cls(value)
-        except ValueError:
-            raise InvalidInputError(f"unknown pixeldefend decoder {value!r}; use one of: {', '.join(d.value for d in cls)}") from None
+    def what(cls) -> str:
+        return "pixeldefend decoder"
 
 
 DECODERS = {Decoder.FAST: decode_fast, Decoder.NAIVE: decode_naive}
 
 
-class PixelDefend(Defense):
+class PixelDefend(PresetDefense):
     """PixelDefend: eps-bounded greedy decoding of the input under a PixelCNN trained on clean data."""
 
+    NAME: ClassVar[str] = "pixeldefend"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = PRESETS
+    PLACEHOLDERS: ClassVar[dict[str, Any]] = {"eps": 0.0}
+    NETWORK: ClassVar[str] = "pixelcnn"
+    resolve = staticmethod(resolve)
     differentiable: ClassVar[bool] = False
     unrollable: ClassVar[bool] = False
     randomized: ClassVar[bool] = False
     VERSION: ClassVar[str] = "1"
     INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"eps"})
+    config: PixelDefendConfig | None
 
     def __init__(self, *, eps: float | None = None, hidden: int | None = None, blocks: int | None = None,
                  first_kernel: int | None = None, kernel: int | None = None, epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, decoder: Decoder | str = Decoder.FAST) -> None:
-        params = {k: v for k, v in locals().items() if k not in ("self", "__class__", "decoder")}
         self.decoder = Decoder.coerce(decoder)
-        super().__init__(**params, decoder=self.decoder.value)
-        PixelDefendConfig(**{"eps": 0.0, **{k: v for k, v in params.items() if v is not None}})  # fail on a typo now
-        self.config: PixelDefendConfig | None = None
+        # ``decoder`` stays out of the parameters (hence out of ``identity``): both decoders give the same
+        # output, so one fitted state, and every result computed with it, serves both.
+        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__", "decoder")})
         self.pixelcnn: PixelCNN | None = None
-        self.fit_seconds: float | None = None
-        self.fit_stats: dict[str, float] = {}
 
-    def identity(self) -> dict[str, Any]:
-        """The constructor parameters (None: the dataset preset) and a digest of the preset table.
-
-        ``decoder`` is left out: both decoders give the same output, so one
-        fitted state (and every result computed with it) serves both.
-        """
-        base = super().identity()
-        params = {k: v for k, v in base["params"].items() if k != "decoder"}
-        return {**base, "params": params, "presets": content_key(PRESETS)}
-
-    def attach(self, ctx: FitContext) -> None:
-        """Resolve the configuration for ``ctx.dataset`` and build an untrained PixelCNN for its images."""
-        self.config = resolve(ctx.dataset, {k: v for k, v in self.params.items() if k != "decoder"})
+    def _build(self, ctx: FitContext) -> None:
+        """An untrained PixelCNN for the images of ``ctx.train``."""
         cfg = self.config
         net = build_seeded(lambda: PixelCNN(ctx.train.x.shape[1], cfg.hidden, cfg.blocks, cfg.first_kernel, cfg.kernel), ctx.seed)
         self.pixelcnn = net.to(ctx.device).eval()
 
-    def fit(self, ctx: FitContext) -> None:
+    def _train(self, ctx: FitContext) -> dict[str, float]:
         """Maximum-likelihood training on ``ctx.train`` (the classifier is not used)."""
-        if len(ctx.train) == 0:
-            raise InvalidInputError("pixeldefend needs a non-empty training split")
-        begin = time.perf_counter()
-        self.attach(ctx)
-        self.fit_stats = train_pixelcnn(self.pixelcnn, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
-                                        progress=ctx.progress)
-        self.fit_seconds = time.perf_counter() - begin
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self._require_attached()
-        super().load_state_dict(state)
+        return train_pixelcnn(self.pixelcnn, ctx.train, self.config, seed=ctx.seed, device=ctx.device, progress=ctx.progress)
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(x, self.decoder)
@@ -129,10 +107,6 @@ class PixelDefend(Defense):
         levels = to_levels(x)
         out = [decode(net, chunk, self.config.eps_levels) for chunk in levels.split(DECODE_BATCH)]
         return to_images(torch.cat(out), x.dtype)
-
-    def _require_attached(self) -> None:
-        if self.pixelcnn is None or self.config is None:
-            raise UserError("this pixeldefend defense has no PixelCNN yet; call fit(ctx), or attach(ctx) then load_state_dict(state)")
 
 
 @DEFENSES.register("pixeldefend")

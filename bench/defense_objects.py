@@ -1,0 +1,51 @@
+"""Defense instances given from Python (not registered anywhere): checked and identified by content.
+
+Such an object is keyed by what determines its outputs: its ``identity()``
+(type, ``VERSION``, parameters), the bytes of its state before fitting (the
+tensors of its modules) and its plain attributes (numbers, strings, tensors,
+and lists or dicts of them), so a subclass that keeps a setting in an
+attribute rather than in ``params`` is still told apart.  Code is not hashed:
+bump ``VERSION`` when a change of ``purify`` or ``fit`` changes results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from bench.errors import InvalidInputError
+from bench.hashing import content_key, state_digest
+
+_SCALARS = (str, int, float, bool, type(None), torch.Tensor)
+
+
+def check_defense_object(obj: Any, where: str) -> None:
+    """A Defense instance that implements ``purify`` and was initialised (``super().__init__(**params)``)."""
+    from defenses import Defense
+
+    if not isinstance(obj, Defense):
+        raise InvalidInputError(f"{where}: {type(obj).__name__} is not a Defense; subclass defenses.Defense and implement purify")
+    if type(obj).purify is Defense.purify:
+        raise InvalidInputError(f"{where}: {type(obj).__name__} does not implement purify(x)")
+    if not isinstance(getattr(obj, "params", None), dict):
+        raise InvalidInputError(f"{where}: {type(obj).__name__} has no params; call super().__init__(**params) in its __init__")
+
+
+def defense_digest(defense: Any) -> str:
+    """A digest of everything that determines the defense's fitted state and outputs."""
+    attributes = {k: v for k, v in vars(defense).items() if k != "params" and _plain(v)}
+    try:
+        return content_key({"identity": defense.identity(), "state": state_digest(defense.state_dict()),
+                            "attributes": attributes}, 64)
+    except TypeError as exc:  # a parameter JSON cannot hold
+        raise InvalidInputError(f"{type(defense).__name__}'s parameters must be numbers, strings, booleans, or lists and "
+                                f"dicts of them, to be hashed into cache keys ({exc})") from None
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return isinstance(value, _SCALARS)
