@@ -12,11 +12,11 @@ from torch import nn
 
 from bench.cache import ArtifactCache
 from bench.data.splits import Split
-from bench.errors import InvalidInputError, UserError
+from bench.errors import InvalidInputError
 from bench.hashing import state_digest
 from defenses import DEFENSES, Defense, FitContext, Stack
 from defenses.dir import DIRPurifier
-from defenses.dir.config import PRESETS, Combine, resolve
+from defenses.dir.config import Combine, resolve
 from defenses.dir.denoiser import Denoiser
 from defenses.dir.masks import random_mask
 from defenses.dir.restoration import restore
@@ -175,19 +175,6 @@ def test_stacks_with_other_stages(dir_defense, x_test):
 def test_bad_parameters_fail_at_construction(params):
     with pytest.raises(InvalidInputError):
         DIRPurifier(**params)
-
-
-def test_purify_before_fit_names_the_fix(x_test):
-    with pytest.raises(UserError, match="fit"):
-        DIRPurifier().purify(x_test)
-
-
-def test_identity_follows_the_preset_table(monkeypatch):
-    """Cached states are keyed by ``identity``: editing a preset must change it even when no parameter is given."""
-    before = DIRPurifier().identity()
-    monkeypatch.setitem(PRESETS["mnist5k"], "epochs", PRESETS["mnist5k"]["epochs"] + 1)
-    after = DIRPurifier().identity()
-    assert after != before and after["params"] == before["params"]
 
 
 def test_seeded_masks_share_the_fitted_state_of_random_ones():

@@ -12,7 +12,7 @@ from torch import nn
 
 from bench.cache import ArtifactCache
 from bench.data.splits import Split
-from bench.errors import InvalidInputError, UserError
+from bench.errors import InvalidInputError
 from bench.hashing import state_digest
 from defenses import DEFENSES, Defense, FitContext, Stack
 from defenses.nrp import NRPPurifier
@@ -163,19 +163,6 @@ def test_parameter_counts_stated_in_the_docs():
 def test_bad_parameters_fail_at_construction(params):
     with pytest.raises(InvalidInputError):
         NRPPurifier(**params)
-
-
-def test_purify_before_fit_names_the_fix(x_test):
-    with pytest.raises(UserError, match="fit"):
-        NRPPurifier().purify(x_test)
-
-
-def test_identity_follows_the_preset_table(monkeypatch):
-    """Cached states are keyed by ``identity``: editing a preset must change it even when no parameter is given."""
-    before = NRPPurifier().identity()
-    monkeypatch.setitem(PRESETS["mnist5k"], "epochs", PRESETS["mnist5k"]["epochs"] + 1)
-    after = NRPPurifier().identity()
-    assert after != before and after["params"] == before["params"]
 
 
 def test_dynamic_variants_share_one_fitted_state():
