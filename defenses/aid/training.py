@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from attacks.base import Attack
 from attacks.registry import ATTACKS
@@ -23,6 +22,7 @@ from defenses.aid.augment import T_ADV, T_CLEAN, augment
 from defenses.aid.config import AIDConfig, Targets
 from defenses.aid.discriminator import Discriminator
 from defenses.aid.features import pooled_taps
+from defenses.batches import shuffled_batches
 
 
 def training_attack(cfg: AIDConfig) -> Attack:
@@ -86,10 +86,9 @@ def train_discriminator(disc: Discriminator, classifier: nn.Module, train: Split
     optimizer = torch.optim.SGD(disc.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     losses: list[float] = []
     for epoch in range(cfg.epochs):
-        order = torch.randperm(len(train), generator=root)
-        starts = range(0, len(train), cfg.batch_size)
-        for start in tqdm(starts, desc=f"aid epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False):
-            idx = order[start : start + cfg.batch_size]
+        batches = shuffled_batches(len(train), cfg.batch_size, root, desc=f"aid epoch {epoch + 1}/{cfg.epochs}",
+                                   progress=progress)
+        for idx in batches:
             x, y = train.x[idx].to(device), train.y[idx].to(device)
             x_hat, t_hat = training_batch(classifier, attack, x, y, cfg, generator)
             loss = discriminator_loss(disc, classifier, cfg, x_hat, t_hat, generator)

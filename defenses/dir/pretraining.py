@@ -13,12 +13,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from attacks.iterative import iterate
 from attacks.losses import cross_entropy
 from attacks.norms import Norm, random_start
 from bench.data.splits import Split
+from defenses.batches import shuffled_batches
 from defenses.dir.config import DIRConfig
 from defenses.dir.masks import random_mask
 from defenses.dir.restoration import restore
@@ -53,10 +53,9 @@ def pretrain(denoiser: nn.Module, classifier: nn.Module, train: Split, cfg: DIRC
     optimizer = torch.optim.Adam(denoiser.parameters(), lr=cfg.pretrain_lr)
     losses: list[float] = []
     for epoch in range(cfg.pretrain_epochs):
-        order = torch.randperm(len(train), generator=order_gen)
-        starts = range(0, len(train), cfg.batch_size)
-        for start in tqdm(starts, desc=f"dir pre-training {epoch + 1}/{cfg.pretrain_epochs}", disable=not progress, leave=False):
-            idx = order[start : start + cfg.batch_size]
+        batches = shuffled_batches(len(train), cfg.batch_size, order_gen,
+                                   desc=f"dir pre-training {epoch + 1}/{cfg.pretrain_epochs}", progress=progress)
+        for idx in batches:
             loss = reconstruction_loss(denoiser, train.x[idx].to(device), adversaries[idx].to(device), cfg, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -27,12 +27,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from attacks.iterative import iterate
 from attacks.losses import cross_entropy
 from attacks.norms import Norm, random_start
 from bench.data.splits import Split
+from defenses.batches import shuffled_batches
 from defenses.dir.config import DIRConfig
 from defenses.dir.masks import random_mask
 from defenses.dir.restoration import restore, restored_image
@@ -84,10 +84,9 @@ def train_dir(denoiser: nn.Module, classifier: nn.Module, train: Split, cfg: DIR
     adv_losses: list[float] = []
     rep_losses: list[float] = []
     for epoch in range(cfg.epochs):
-        order = torch.randperm(len(train), generator=order_gen)
-        starts = range(0, len(train), cfg.batch_size)
-        for start in tqdm(starts, desc=f"dir training {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False):
-            idx = order[start : start + cfg.batch_size]
+        batches = shuffled_batches(len(train), cfg.batch_size, order_gen, desc=f"dir training {epoch + 1}/{cfg.epochs}",
+                                   progress=progress)
+        for idx in batches:
             x, y = train.x[idx].to(device), train.y[idx].to(device)
             l_adv, l_rep, l_recon = dir_losses(denoiser, classifier, x, y, cfg, generator)
             optimizer.zero_grad(set_to_none=True)

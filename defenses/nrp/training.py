@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from attacks.base import Attack
 from attacks.registry import ATTACKS
 from bench.data.splits import Split
 from bench.errors import UserError
+from defenses.batches import shuffled_batches
 from defenses.nrp.config import NRPConfig
 from defenses.nrp.critic import Critic
 from defenses.nrp.features import tap
@@ -57,10 +57,9 @@ def train_purifier(purifier: nn.Module, critic: Critic, features: nn.Module, tra
     purifier.train()
     critic.train()
     for epoch in range(cfg.epochs):
-        order = torch.randperm(len(train), generator=order_gen)
-        starts = range(0, len(train), cfg.batch_size)
-        for start in tqdm(starts, desc=f"nrp epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False):
-            idx = order[start : start + cfg.batch_size]
+        batches = shuffled_batches(len(train), cfg.batch_size, order_gen, desc=f"nrp epoch {epoch + 1}/{cfg.epochs}",
+                                   progress=progress)
+        for idx in batches:
             x, y = train.x[idx].to(device), train.y[idx].to(device)
             with torch.enable_grad():
                 x_ssp = attack(features, x, y, cfg.eps, generator=attack_gen).x_adv

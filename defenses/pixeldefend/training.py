@@ -11,9 +11,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from bench.data.splits import Split
+from defenses.batches import shuffled_batches
 from defenses.pixeldefend.config import PixelDefendConfig
 from defenses.pixeldefend.levels import to_levels
 from defenses.pixeldefend.network import PixelCNN
@@ -33,10 +33,10 @@ def train_pixelcnn(net: PixelCNN, train: Split, cfg: PixelDefendConfig, *, seed:
     net.train()
     losses: list[float] = []
     for epoch in range(cfg.epochs):
-        order = torch.randperm(len(levels), generator=order_generator)
-        starts = range(0, len(levels), cfg.batch_size)
-        for start in tqdm(starts, desc=f"pixelcnn epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False):
-            loss = negative_log_likelihood(net, levels[order[start : start + cfg.batch_size]].to(device))
+        batches = shuffled_batches(len(levels), cfg.batch_size, order_generator,
+                                   desc=f"pixelcnn epoch {epoch + 1}/{cfg.epochs}", progress=progress)
+        for idx in batches:
+            loss = negative_log_likelihood(net, levels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
