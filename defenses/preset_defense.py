@@ -83,3 +83,19 @@ class PresetDefense(Defense):
         if self.config is None or getattr(self, self.NETWORK) is None:
             raise UserError(f"this {self.NAME} defense has no {self.NETWORK} yet; "
                             "call fit(ctx), or attach(ctx) then load_state_dict(state)")
+
+
+def merged_preset(name: str, presets: Mapping[str, Mapping[str, Any]], dataset: str, overrides: Mapping[str, Any],
+                  required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The preset of ``dataset`` (the ``"*"`` entry for any other, where a table has one) with every non-None override.
+
+    ``required`` names the parameters without a code default: a dataset without
+    a preset must give them, and the error says which.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    merged = {**presets.get(dataset, presets.get("*", {})), **given}
+    missing = [key for key in required if key not in merged]
+    if missing:
+        raise InvalidInputError(f"{name} has no preset for dataset {dataset!r} (presets: {', '.join(presets)}); "
+                                f"give the defense parameters {', '.join(missing)}")
+    return merged

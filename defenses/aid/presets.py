@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bench.errors import InvalidInputError
 from defenses.aid.config import AIDConfig
+from defenses.preset_defense import merged_preset
 
 _WIDE = {"branch_depth": 3, "head_depth": 3}
 
@@ -50,12 +50,4 @@ REQUIRED = ("taps", "train_eps", "train_step", "gamma", "eps", "step", "steps")
 
 def resolve(dataset: str, overrides: Mapping[str, Any]) -> AIDConfig:
     """The preset of ``dataset`` with every non-None override applied."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    merged = {**PRESETS.get(dataset, {}), **given}
-    missing = [name for name in REQUIRED if name not in merged]
-    if missing:
-        raise InvalidInputError(
-            f"aid has no preset for dataset {dataset!r} (presets: {', '.join(PRESETS)}); "
-            f"give the defense parameters {', '.join(missing)}"
-        )
-    return AIDConfig(**merged)
+    return AIDConfig(**merged_preset("aid", PRESETS, dataset, overrides, REQUIRED))

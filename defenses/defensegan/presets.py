@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bench.errors import InvalidInputError
 from defenses.defensegan.config import DefenseGANConfig
+from defenses.preset_defense import merged_preset
 
 _PAPER = {"restarts": 10, "search_steps": 200, "latent": 128, "width": 64, "train_steps": 20000, "lr": 2e-4}
 
@@ -34,11 +34,4 @@ REQUIRED = ("restarts", "search_steps")
 
 def resolve(dataset: str, overrides: Mapping[str, Any]) -> DefenseGANConfig:
     """The preset of ``dataset`` with every non-None override applied."""
-    merged = {**PRESETS.get(dataset, {}), **{k: v for k, v in overrides.items() if v is not None}}
-    missing = [name for name in REQUIRED if name not in merged]
-    if missing:
-        raise InvalidInputError(
-            f"defensegan has no preset for dataset {dataset!r} (presets: {', '.join(PRESETS)}); "
-            f"give the defense parameters {', '.join(missing)}"
-        )
-    return DefenseGANConfig(**merged)
+    return DefenseGANConfig(**merged_preset("defensegan", PRESETS, dataset, overrides, REQUIRED))

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from bench.choice import Choice
 from bench.errors import InvalidInputError
+from defenses.preset_defense import merged_preset
 
 
 class Combine(Choice):
@@ -91,8 +92,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def resolve(dataset: str, overrides: Mapping[str, Any]) -> DIRConfig:
     """The preset of ``dataset`` (``"*"`` for any other) with every non-None override applied."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return DIRConfig(**{**PRESETS.get(dataset, PRESETS["*"]), **given})
+    return DIRConfig(**merged_preset("dir", PRESETS, dataset, overrides))
 
 
 def _check(name: str, value: Any, *, integer: bool, strict: bool) -> None:

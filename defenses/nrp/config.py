@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from bench.choice import Choice
 from bench.errors import InvalidInputError
+from defenses.preset_defense import merged_preset
 
 
 class FeatureSource(Choice):
@@ -85,8 +86,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def resolve(dataset: str, overrides: Mapping[str, Any]) -> NRPConfig:
     """The preset of ``dataset`` (``"*"`` for any other) with every non-None override applied."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return NRPConfig(**{**PRESETS.get(dataset, PRESETS["*"]), **given})
+    return NRPConfig(**merged_preset("nrp", PRESETS, dataset, overrides))
 
 
 def _check(name: str, value: Any, *, integer: bool, strict: bool) -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bench.errors import InvalidInputError
 from defenses.pixeldefend.config import PixelDefendConfig
+from defenses.preset_defense import merged_preset
 
 _COLOUR = {"eps": 16 / 255, "hidden": 120, "blocks": 8, "epochs": 30, "batch_size": 64, "lr": 1e-3}
 
@@ -31,9 +31,4 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def resolve(dataset: str, overrides: Mapping[str, Any]) -> PixelDefendConfig:
     """The preset of ``dataset`` with every non-None override applied."""
-    merged = {**PRESETS.get(dataset, {}), **{k: v for k, v in overrides.items() if v is not None}}
-    if "eps" not in merged:
-        raise InvalidInputError(
-            f"pixeldefend has no preset for dataset {dataset!r} (presets: {', '.join(PRESETS)}); give the defense parameter eps"
-        )
-    return PixelDefendConfig(**merged)
+    return PixelDefendConfig(**merged_preset("pixeldefend", PRESETS, dataset, overrides, ("eps",)))
