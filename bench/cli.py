@@ -10,9 +10,13 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from bench.errors import UserError
+
+if TYPE_CHECKING:
+    from bench.plan import Plan
+    from bench.spec import Spec
 
 EXIT_USER_ERROR = 2
 EXIT_FAILED_JOBS = 1
@@ -62,10 +66,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from bench.classifiers import ClassifierId, obtain_classifier
     from bench.device import resolve_device
+    from bench.thread_policy import single_process_threads
 
     device = resolve_device(args.device)
+    torch.set_num_threads(single_process_threads())
     loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
     meta = loaded.metadata
     state = "trained now" if loaded.trained_now else "from the cache"
@@ -95,11 +103,12 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
         overrides.update(checkpoint_overrides(args.arch, args.checkpoint, args.recipe))
     spec = load_spec(spec_path, overrides=overrides, assignments=args.set or (), name=args.name)
     options = RunOptions(results=args.results, executor=args.executor, ray_address=args.ray_address, dry_run=args.dry_run,
-                         argv=list(argv))
+                         argv=list(argv), workers=args.workers)
     summary = run_spec(spec, options)
     if args.dry_run:
         print(f"plan of {spec.name} ({len(summary.plan.jobs)} jobs; results would go to {summary.path}):")
         print(summary.plan.table(done=done_keys(summary.path)))
+        print(_outlook(summary.plan, done_keys(summary.path), spec, args.workers))
         return 0
     print(summary_text(summary.path))
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
@@ -110,6 +119,16 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
     if args.report:
         print(f"report: {_report(summary.path, None)}")
     return 0 if summary.ok else EXIT_FAILED_JOBS
+
+
+def _outlook(plan: "Plan", done: set[str], spec: "Spec", workers: int | None) -> str:
+    from bench.cache import ArtifactCache
+    from bench.device import resolve_device
+    from bench.run_outlook import outlook
+    from bench.thread_policy import resolve_parallelism
+
+    parallelism = resolve_parallelism(resolve_device(spec.device), workers or spec.workers, spec.threads)
+    return outlook(plan, done, ArtifactCache(), parallelism.workers)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -165,6 +184,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", type=Path, help="results database path")
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     p.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
+    p.add_argument("--workers", type=int,
+                   help="job processes of the local executor (default: the spec's workers, else one per core or per GPU)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="set a spec key, e.g. attack_params.pgd.steps=10 (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs per kind, reuse) and run nothing")

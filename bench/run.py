@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from bench.cache import ArtifactCache
 from bench.data import DatasetSplits
 from bench.device import resolve_device
 from bench.executors import make_executor
@@ -21,11 +22,13 @@ from bench.jobs import Job, Outcome, Status
 from bench.paths import cache_root
 from bench.plan import Plan, build_plan
 from bench.run_context import ContextSettings
+from bench.run_costs import CostHistory, cost_model
 from bench.run_progress import Progress
 from bench.run_provenance import code_revision, versions
 from bench.run_schedule import Schedule
 from bench.spec import Spec
 from bench.store import Store, check_resumable, done_keys, job_rows
+from bench.thread_policy import resolve_parallelism
 
 RESULTS_DIR = Path("results")
 
@@ -38,6 +41,7 @@ class RunOptions:
     dry_run: bool = False
     progress: bool = True
     argv: Sequence[str] = ()
+    workers: int | None = None  # default: the spec's, else bench.thread_policy's choice
 
 
 @dataclass(frozen=True)
@@ -58,19 +62,23 @@ def results_path(spec: Spec, results: Path | str | None) -> Path:
 
 
 class _StoreHooks:
-    """The driver's side of an executor: write each outcome to the store and move the progress bar."""
+    """The driver's side of an executor: write each outcome to the store and its cost to the history, move the progress."""
 
-    def __init__(self, store: Store, progress: Progress) -> None:
-        self.store, self.progress, self.ran = store, progress, 0
+    def __init__(self, store: Store, progress: Progress, history: CostHistory) -> None:
+        self.store, self.progress, self.history, self.ran = store, progress, history, 0
 
     def is_done(self, key: str) -> bool:
         return self.store.is_done(key)
 
-    def started(self, job: Job) -> None:
-        self.progress.started(job)
+    def started(self, job: Job, worker: int = 0) -> None:
+        self.progress.started(job, worker)
+
+    def advanced(self, key: str, fraction: float) -> None:
+        self.progress.advanced(key, fraction)
 
     def finished(self, job: Job, outcome: Outcome) -> None:
         self.store.record(job, outcome)
+        self.history.record(job, outcome)
         self.ran += outcome.status is not Status.SKIPPED
         self.progress.finished(job, outcome)
 
@@ -93,7 +101,8 @@ def run_spec(spec: Spec, options: RunOptions = RunOptions(),
         plan = build_plan(spec, datasets)
         return RunSummary(path, plan, Counter({Status.DONE.value: len(done_keys(path) & plan.jobs.keys())}))
     device = resolve_device(spec.device)
-    executor = make_executor(options.executor, options.ray_address)
+    parallelism = resolve_parallelism(device, options.workers or spec.workers, spec.threads)
+    executor = make_executor(options.executor, options.ray_address, parallelism.workers)
     plan = build_plan(spec, datasets)
     store = Store(path)
     try:
@@ -102,10 +111,12 @@ def run_spec(spec: Spec, options: RunOptions = RunOptions(),
         store.start_session(executor=options.executor, device=str(device), argv=options.argv, versions=versions(),
                             code_revision=code_revision())
         store.record_plan(plan.ordered())
-        schedule = Schedule(plan.ordered(), store.done_keys())
-        progress = Progress(len(schedule), enabled=options.progress)
-        hooks = _StoreHooks(store, progress)
-        settings = ContextSettings(device=spec.device, cache_root=str(cache_root()), threads=spec.threads)
+        cache = ArtifactCache(cache_root())
+        costs = cost_model(cache, plan.datasets).estimates(plan.ordered())
+        schedule = Schedule(plan.ordered(), store.done_keys(), costs)
+        progress = Progress({key: costs[key] for key in schedule.pending}, parallelism.workers, enabled=options.progress)
+        hooks = _StoreHooks(store, progress, CostHistory(cache.root))
+        settings = ContextSettings(device=spec.device, cache_root=str(cache.root), threads=parallelism.threads)
         outcome = "interrupted"
         try:
             executor.run(schedule, settings, hooks, plan.datasets)

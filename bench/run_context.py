@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -54,6 +54,10 @@ def new_defense(stage: StageRef) -> Any:  # -> defenses.Defense
     return DEFENSES.create(stage.base, **stage.params)
 
 
+def _ignore(_fraction: float) -> None:
+    """Progress of a job nobody watches."""
+
+
 class RunContext:
     def __init__(self, settings: ContextSettings, datasets: Mapping[str, DatasetSplits] | None = None) -> None:
         self.settings = settings
@@ -64,6 +68,7 @@ class RunContext:
         self._datasets: dict[str, DatasetSplits] = dict(datasets or {})
         self._classifiers: dict[str, LoadedClassifier] = {}
         self._stages: dict[str, Any] = {}
+        self.report_progress: Callable[[float], None] = _ignore  # the running job's fraction done; executors set it
 
     def dataset(self, name: str) -> DatasetSplits:
         if name not in self._datasets:
@@ -157,4 +162,5 @@ class RunContext:
                            **task.threat.params)
             xs.append(result.x_adv.detach().cpu())
             successes.append(result.success.cpu())
+            self.report_progress(min(i + task.batch_size, len(split)) / max(len(split), 1))
         return torch.cat(xs), torch.cat(successes), time.perf_counter() - begin

@@ -10,7 +10,8 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     n = 300                        # the first n test examples (default: all)
     device = "auto"                # auto | cpu | cuda
     batch_size = 500               # attack and evaluation batches
-    threads = 1                    # torch intra-op threads on the CPU (default: torch's choice)
+    threads = 1                    # torch intra-op threads per worker (default: cores // workers)
+    workers = 2                    # parallel job processes (default: one per core, or per GPU); not in the digest
 
     datasets = ["mnist5k"]         # axes; each a list (or one string)
     archs = ["smallcnn"]
@@ -85,7 +86,7 @@ AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps",
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
                                        "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
 SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
-                            "threads": int}
+                            "threads": int, "workers": int}
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
@@ -150,6 +151,7 @@ class Spec:
     default_eps: tuple[float, ...] | None
     text: str = ""  # the TOML it came from, for provenance
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
+    workers: int | None = None  # job processes; results do not depend on it, so it is not part of the identity
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description, file text or any file path)."""
@@ -276,6 +278,9 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     threads = scalars.get("threads")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads}")
+    workers = scalars.get("workers")
+    if workers is not None and workers < 1:
+        raise SpecError(f"workers must be >= 1 (parallel job processes), got {workers}")
 
     recipes = _components(doc, "recipe_params", RECIPES)
     defenses = _components(doc, "defense_params", DEFENSES)
@@ -301,7 +306,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers)
+                classifiers=classifiers, workers=workers)
     _check_constructible(spec)
     return spec
 

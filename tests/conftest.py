@@ -1,13 +1,29 @@
-"""Shared fixtures: an isolated artifact cache, mnist5k, and a quickly trained small CNN."""
+"""Shared fixtures: an isolated artifact cache, mnist5k, and a quickly trained small CNN.
+
+The suite's thread policy: one torch thread per process, one job worker per
+run.  Tests already run processes side by side (a run and its subprocesses),
+and two threads per process on two busy cores spin against each other; tests
+of parallel execution ask for workers explicitly.
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
 
+from bench.thread_policy import WORKERS_ENV
+
 from bench.data import DatasetSplits, load_dataset
 from bench.models import ARCHS
 from bench.recipes import RECIPES, train
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the subprocesses tests start
+    os.environ.setdefault(WORKERS_ENV, "1")
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """Crash safety: SIGKILL mid-run then rerun equals an uninterrupted run; two writers never corrupt a database.
 
 Real subprocesses run ``run_bench.py run``; the killed one dies by SIGKILL
-after some jobs are committed, while others are still to come.
+after some jobs are committed, while others are still to come, with one
+worker and with two (whose worker processes must not outlive their driver).
 """
 
 from __future__ import annotations
@@ -37,8 +38,22 @@ steps = 5
 JOBS = 1 + 12 + 13  # train, crafts, evaluations (clean included)
 
 
-def command(spec: Path, db: Path) -> list[str]:
-    return [sys.executable, "run_bench.py", "run", str(spec), "--results", str(db)]
+def command(spec: Path, db: Path, workers: int = 1) -> list[str]:
+    return [sys.executable, "run_bench.py", "run", str(spec), "--results", str(db), "--workers", str(workers)]
+
+
+def children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def environment(cache: Path) -> dict[str, str]:
@@ -98,25 +113,33 @@ def reference(workspace):
     return results(db)
 
 
-def test_sigkill_then_rerun_equals_an_uninterrupted_run(workspace, reference):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_then_rerun_equals_an_uninterrupted_run(workspace, reference, workers):
     root, spec = workspace
-    db, env = root / "killed.sqlite", environment(root / "cache-killed")
-    process = subprocess.Popen(command(spec, db), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db, env = root / f"killed-{workers}.sqlite", environment(root / f"cache-killed-{workers}")
+    process = subprocess.Popen(command(spec, db, workers), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
         while done_count(db) < 4 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert process.poll() is None, "the run finished before it could be killed"
+        pool = children(process.pid)
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=60) == -signal.SIGKILL
     finally:
         if process.poll() is None:
             process.kill()
+    assert len(pool) >= (workers if workers > 1 else 0)  # the worker processes (one worker runs in the driver)
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in pool) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in pool), "worker processes outlived their killed driver"
     committed = done_count(db)
     assert 4 <= committed < JOBS
     first = dict(job_statuses(db))
 
-    out = subprocess.run(command(spec, db), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(command(spec, db, workers), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"({JOBS - committed} run now)" in out.stdout  # no job done twice
     statuses = dict(job_statuses(db))

@@ -1,7 +1,8 @@
 """Executors: run a schedule of jobs and hand each outcome to the driver's hooks.
 
-``local`` runs jobs one by one in this process; ``ray`` runs them as tasks on a
-Ray cluster.  Either way the driver alone writes the results store.
+``local`` runs jobs in worker processes on this machine (in this process with
+one worker); ``ray`` runs them as tasks on a Ray cluster.  Either way the
+driver alone writes the results store.
 """
 
 from __future__ import annotations
@@ -21,18 +22,23 @@ class Executor(Protocol):
         """Run every job of ``schedule``; ``datasets`` were loaded by the planner (in-process executors reuse them)."""
 
 
-def _ray(ray_address: str | None) -> Executor:
+def _ray(ray_address: str | None, _workers: int) -> Executor:
     from bench.executors.ray_executor import RayExecutor
 
     return RayExecutor(address=ray_address)
 
 
-EXECUTORS: dict[str, Callable[[str | None], Executor]] = {"local": lambda _address: LocalExecutor(), "ray": _ray}
+def _local(_address: str | None, workers: int) -> Executor:
+    return LocalExecutor(workers)
 
 
-def make_executor(name: str, ray_address: str | None = None) -> Executor:
+EXECUTORS: dict[str, Callable[[str | None, int], Executor]] = {"local": _local, "ray": _ray}
+
+
+def make_executor(name: str, ray_address: str | None = None, workers: int = 1) -> Executor:
+    """``workers``: processes of the local executor (a Ray cluster sizes itself from its resources)."""
     if name not in EXECUTORS:
         raise UserError(f"unknown executor {name!r}; use one of: {', '.join(EXECUTORS)}")
     if ray_address is not None and name != "ray":
         raise UserError("--ray-address needs --executor ray")
-    return EXECUTORS[name](ray_address)
+    return EXECUTORS[name](ray_address, workers)

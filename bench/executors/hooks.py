@@ -1,4 +1,4 @@
-"""What an executor reports to the driver: a job started, a job finished (or was done by another process)."""
+"""What an executor reports to the driver: a job started, how far it is, a job finished (or was done by another process)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ class Hooks(Protocol):
     def is_done(self, key: str) -> bool:
         """True when the store already holds the job done (another process may have finished it)."""
 
-    def started(self, job: Job) -> None: ...
+    def started(self, job: Job, worker: int = 0) -> None:
+        """``job`` started on worker number ``worker`` (0-based)."""
+
+    def advanced(self, key: str, fraction: float) -> None:
+        """The running job ``key`` has done ``fraction`` (0 to 1) of its work."""
 
     def finished(self, job: Job, outcome: Outcome) -> None:
         """Record the outcome (the driver is the only writer of the store)."""

@@ -1,4 +1,14 @@
-"""The local executor: jobs one after another in this process, in plan (topological) order."""
+"""The local executor: ready jobs in ``workers`` processes on this machine, longest path first.
+
+With one worker, jobs run one after another in this process (which reuses
+the datasets the planner loaded, and any in-memory object as it is).  With
+more, each worker is a spawned process (``bench.executors.process_pool``);
+the driver hands a ready job to an idle worker, writes each outcome to the
+store as it arrives and is its only writer.  Every job seeds torch itself and
+reads its inputs from the artifact cache, so per-example results do not
+depend on the number of workers, nor on which worker ran what, at equal
+``threads`` (CPU float results depend on the thread count).
+"""
 
 from __future__ import annotations
 
@@ -8,34 +18,76 @@ import torch
 
 from bench.data import DatasetSplits
 from bench.executors.hooks import Hooks
+from bench.executors.process_pool import WorkerPool
 from bench.executors.skip import skipped_outcome
-from bench.jobs import Status
+from bench.jobs import Job, Outcome, Status
 from bench.jobs_execute import execute
 from bench.run_context import ContextSettings, RunContext
 from bench.run_schedule import Schedule
 
 
 class LocalExecutor:
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, workers)
+
     def run(self, schedule: Schedule, settings: ContextSettings, hooks: Hooks, datasets: Mapping[str, DatasetSplits]) -> None:
+        workers = min(self.workers, len(schedule))
+        if workers <= 1:
+            self._run_here(schedule, settings, hooks, datasets)
+        else:
+            self._run_pool(schedule, settings, hooks, datasets, workers)
+
+    @staticmethod
+    def _run_here(schedule: Schedule, settings: ContextSettings, hooks: Hooks, datasets: Mapping[str, DatasetSplits]) -> None:
         threads = torch.get_num_threads()
         try:
-            self._run(RunContext(settings, datasets), schedule, hooks)
+            ctx = RunContext(settings, datasets)
+            while not schedule.finished():
+                job = next_job(schedule, hooks)
+                if job is None:
+                    continue
+                hooks.started(job, 0)
+                ctx.report_progress = lambda fraction, key=job.key: hooks.advanced(key, fraction)
+                record(schedule, hooks, job, execute(job, ctx))
         finally:
             torch.set_num_threads(threads)  # the context may have set the spec's; the caller's process keeps its own
 
     @staticmethod
-    def _run(ctx: RunContext, schedule: Schedule, hooks: Hooks) -> None:
-        while not schedule.finished():
-            ready = schedule.ready()
-            if not ready:
-                raise RuntimeError("no job is ready although some are pending: the plan has a dependency cycle")
-            job = ready[0]
-            schedule.start(job)
-            if hooks.is_done(job.key):  # finished meanwhile by another process writing the same database
-                schedule.finish(job.key, True)
-                continue
-            hooks.started(job)
-            outcome = execute(job, ctx)
-            hooks.finished(job, outcome)
-            for dependent in schedule.finish(job.key, outcome.status is Status.DONE):
-                hooks.finished(dependent, skipped_outcome(dependent, job))
+    def _run_pool(schedule: Schedule, settings: ContextSettings, hooks: Hooks, datasets: Mapping[str, DatasetSplits],
+                  workers: int) -> None:
+        with WorkerPool(workers, settings, datasets) as pool:
+            while not schedule.finished():
+                while pool.idle() and (job := next_job(schedule, hooks, wait=pool.busy())) is not None:
+                    hooks.started(job, pool.submit(job))
+                if not pool.busy():
+                    continue  # jobs finished by another process freed their dependents
+                for event in pool.events():
+                    if event.outcome is None:
+                        hooks.advanced(event.job.key, event.fraction)
+                    else:
+                        record(schedule, hooks, event.job, event.outcome)
+
+
+def next_job(schedule: Schedule, hooks: Hooks, wait: bool = False) -> Job | None:
+    """The next ready job to start, marked started; None when a job done elsewhere was taken off or nothing is ready.
+
+    ``wait``: jobs are running, so an empty ready list means waiting for them, not a cycle.
+    """
+    ready = schedule.ready()
+    if not ready:
+        if wait:
+            return None
+        raise RuntimeError("no job is ready although some are pending: the plan has a dependency cycle")
+    job = ready[0]
+    schedule.start(job)
+    if hooks.is_done(job.key):  # finished meanwhile by another process writing the same database
+        schedule.finish(job.key, True)
+        return None
+    return job
+
+
+def record(schedule: Schedule, hooks: Hooks, job: Job, outcome: Outcome) -> None:
+    """Hand ``outcome`` to the driver, then skip the dependents of a failure."""
+    hooks.finished(job, outcome)
+    for dependent in schedule.finish(job.key, outcome.status is Status.DONE):
+        hooks.finished(dependent, skipped_outcome(dependent, job))

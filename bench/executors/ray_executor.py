@@ -10,8 +10,9 @@ the same ``PUREBENCH_CACHE`` (a shared filesystem on a multi-node cluster).
 ``address`` joins an existing cluster (``ray.init(address=...)``); without it
 a local Ray instance starts with this machine's CPUs and stops at the end.
 Workers run torch with the spec's ``threads`` (one when the spec leaves it
-unset); CPU results depend on the thread count, so compare runs with equal
-``threads``.
+unset) and reserve that many Ray CPUs each, so a node never runs more torch
+threads than it has CPUs; CPU results depend on the thread count, so compare
+runs with equal ``threads``.
 """
 
 from __future__ import annotations
@@ -83,11 +84,14 @@ class RayExecutor:
     def _drive(self, ray: Any, schedule: Schedule, settings: ContextSettings, hooks: Hooks) -> None:
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), max(int(resources.get("CPU", 1)), 1)
-        options = {"num_cpus": 1, "num_gpus": 1} if gpus else {"num_cpus": 1}
+        threads = settings.threads or 1
+        options = {"num_cpus": 1, "num_gpus": 1} if gpus else {"num_cpus": min(threads, cpus)}
         settings = replace(settings, cache_root=str(Path(settings.cache_root or cache_root()).resolve()),
-                           threads=settings.threads or 1, progress=False)
+                           threads=threads, progress=False)
         worker_cls = ray.remote(JobWorker)
-        actors = [worker_cls.options(**options).remote(settings) for _ in range(max(1, min(gpus or cpus, len(schedule))))]
+        count = max(1, min(gpus or cpus // options["num_cpus"], len(schedule)))
+        actors = [worker_cls.options(**options).remote(settings) for _ in range(count)]
+        slots = {actor: i for i, actor in enumerate(actors)}
         idle, running = list(actors), {}
         while not schedule.finished():
             for job in schedule.ready():
@@ -97,8 +101,8 @@ class RayExecutor:
                 if hooks.is_done(job.key):
                     schedule.finish(job.key, True)
                     continue
-                hooks.started(job)
                 actor = idle.pop()
+                hooks.started(job, slots[actor])
                 running[actor.run.remote(job)] = (job, actor)
             if not running:
                 if schedule.ready():
@@ -107,7 +111,10 @@ class RayExecutor:
             finished, _ = ray.wait(list(running), num_returns=1)
             job, actor = running.pop(finished[0])
             outcome, alive = self._outcome(ray, finished[0], job)
-            idle.append(actor if alive else worker_cls.options(**options).remote(settings))
+            if not alive:
+                slot, actor = slots.pop(actor), worker_cls.options(**options).remote(settings)
+                slots[actor] = slot
+            idle.append(actor)
             hooks.finished(job, outcome)
             for dependent in schedule.finish(job.key, outcome.status is Status.DONE):
                 hooks.finished(dependent, skipped_outcome(dependent, job))

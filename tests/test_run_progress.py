@@ -1,0 +1,108 @@
+"""Cost estimates, longest-path-first scheduling and cost-weighted progress."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from bench.cache import ArtifactCache
+from bench.jobs import JobKind, Outcome, Status
+from bench.plan import build_plan
+from bench.run_costs import CACHED_SECONDS, PRIORS, CostHistory, cost_model, signature
+from bench.run_progress import Progress
+from bench.run_schedule import Schedule
+from bench.spec import parse_spec
+
+SPEC = {"n": 40, "device": "cpu", "recipes": ["natural", "madry"], "defenses": ["none", "aid"], "attacks": ["pgd"]}
+
+
+@pytest.fixture(scope="module")
+def plan(mnist):
+    return build_plan(parse_spec(SPEC), {"mnist5k": mnist})
+
+
+def _outcome(job, seconds: float, **details) -> Outcome:
+    return Outcome(job.key, Status.DONE, seconds, "", "", "cpu", details=details)
+
+
+def test_priors_then_recorded_costs_then_the_cache(plan, isolated_cache):
+    cache = ArtifactCache(isolated_cache)
+    jobs = plan.ordered()
+    model = cost_model(cache, plan.datasets)
+    train = next(j for j in jobs if j.kind is JobKind.TRAIN)
+    craft = next(j for j in jobs if j.kind is JobKind.CRAFT)
+    assert model.estimate(train) == pytest.approx(PRIORS[JobKind.TRAIN])  # mnist5k is the prior's own scale
+    assert model.estimate(craft) == pytest.approx(PRIORS[JobKind.CRAFT] * 40)
+    history = CostHistory(cache.root)
+    history.record(train, _outcome(train, 7.0, trained_now=True))
+    history.record(craft, _outcome(craft, 2.0, crafted_now=False))  # read from the cache: says nothing of the cost
+    history.record(craft, _outcome(craft, 4.0, crafted_now=True))
+    model = cost_model(cache, plan.datasets)
+    assert model.estimate(train) == pytest.approx(7.0)
+    assert model.estimate(craft) == pytest.approx(4.0)
+    other_n = build_plan(parse_spec({**SPEC, "n": 80}), plan.datasets)
+    craft80 = next(j for j in other_n.ordered() if j.kind is JobKind.CRAFT and signature(j) == signature(craft))
+    assert model.estimate(craft80) == pytest.approx(8.0)  # seconds per example carry over to another n
+    cache.save("classifiers", train.task.classifier.key, {}, {})
+    assert model.estimate(train) == CACHED_SECONDS
+
+
+def test_the_longest_chain_starts_first(plan):
+    jobs = plan.ordered()
+    trains = [j for j in jobs if j.kind is JobKind.TRAIN]
+    assert len(trains) == 2 and jobs.index(trains[0]) < jobs.index(trains[1])
+    slow = trains[1]  # planned second; make its chain the long one
+    costs = {j.key: (100.0 if j.key == slow.key else 1.0) for j in jobs}
+    assert Schedule(jobs, (), costs).ready()[0].key == slow.key
+    assert Schedule(jobs, ()).ready()[0].key == trains[0].key  # without costs, plan order
+    # a cheap train heading an expensive chain goes before an expensive train heading nothing
+    fit = next(j for j in jobs if j.kind is JobKind.FIT and trains[0].key in j.deps)
+    costs = {j.key: 1.0 for j in jobs} | {slow.key: 50.0, fit.key: 200.0}
+    schedule = Schedule(jobs, (), costs)
+    assert schedule.path_cost[trains[0].key] >= 201.0 and schedule.ready()[0].key == trains[0].key
+
+
+def test_progress_is_weighted_by_cost_and_plain_off_a_terminal(plan):
+    jobs = plan.ordered()[:3]
+    costs = {jobs[0].key: 90.0, jobs[1].key: 9.0, jobs[2].key: 1.0}
+    now = [0.0]
+    stream = io.StringIO()
+    progress = Progress(costs, workers=2, stream=stream, terminal=False, interval=0.05, clock=lambda: now[0])
+    try:
+        progress.started(jobs[2], 0)
+        progress.started(jobs[0], 1)
+        now[0] = 10.0
+        progress.finished(jobs[2], _outcome(jobs[2], 10.0))
+        assert progress.done_fraction() == pytest.approx(0.01)  # one job of three, 1% of the cost
+        progress.advanced(jobs[0].key, 0.5)
+        assert progress.done_fraction() == pytest.approx(0.46)
+        assert progress.eta() == pytest.approx(10.0 * 0.54 / 0.46)
+        [line] = progress.activity()
+        assert line.startswith("w2: ") and line.endswith("(50%, 00:10 of ~01:30)")
+        now[0] = 25.0
+        time.sleep(0.5)  # the ticker says what runs once the interval has passed
+    finally:
+        progress.close()
+    text = stream.getvalue()
+    assert "\r" not in text
+    assert "1/3 jobs" in text and f"done {jobs[2].label}" in text
+    assert "running:\n  w2: " in text and "(50%, 00:25 of ~01:30)" in text
+
+
+def test_a_terminal_gets_a_bar_and_a_line_per_worker(plan):
+    jobs = plan.ordered()[:2]
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = Progress({j.key: 1.0 for j in jobs}, workers=2, stream=stream)
+    try:
+        progress.started(jobs[0], 1)
+        progress.finished(jobs[0], _outcome(jobs[0], 1.0))
+    finally:
+        progress.close()
+    assert "\r" in stream.getvalue() and "w1: idle" in stream.getvalue() and "1/2 jobs" in stream.getvalue()
