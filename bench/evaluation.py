@@ -38,7 +38,8 @@ def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k"
              defenses: DefenseEntry | Sequence[DefenseEntry] = ("none",), attacks: str | Sequence[str] = ("pgd",),
              threat: str | Sequence[str] = "oblivious", n: int | None = None, eps: float | str | Sequence[float | str] | None = None,
              *, arch: str | None = None, seed: int = 0, device: str = "auto", name: str | None = None,
-             results: str | os.PathLike | None = None, progress: bool = True, **spec_keys: Any) -> pd.DataFrame:
+             results: str | os.PathLike | None = None, progress: bool = True, executor: str = "local",
+             ray_address: str | None = None, **spec_keys: Any) -> pd.DataFrame:
     """Accuracy of ``classifier`` under each defense stack and attack: one row per result, the columns of ``export``.
 
     ``classifier`` is an ``nn.Module`` that maps [0, 1] pixels (N, C, H, W) to
@@ -49,6 +50,8 @@ def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k"
     other spec key may be given by name, e.g. ``attack_params={"pgd": {"steps": 10}}``
     or ``threads=1``.  Results go to ``results`` (default
     ``results/<name>.sqlite``; ``name`` defaults to ``evaluate-<spec digest>``).
+    ``executor`` and ``ray_address`` are ``run``'s ``--executor`` and
+    ``--ray-address``: objects given here travel to the workers with the jobs.
     Raises ``EvaluationFailed`` when a job fails.
     """
     objects: dict[str, Any] = {}
@@ -78,7 +81,7 @@ def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k"
     if name is None:
         spec = replace(spec, name=f"{NAME_PREFIX}-{spec.digest()[:8]}")
     summary = run_spec(spec, RunOptions(results=Path(results) if results is not None else None, progress=progress,
-                                        argv=("bench.evaluate",)))
+                                        executor=executor, ray_address=ray_address, argv=("bench.evaluate",)))
     if summary.failures:
         label, error = summary.failures[0]
         raise EvaluationFailed(f"{len(summary.failures)} job(s) failed, first {label}: {error}. Tracebacks are in the jobs "

@@ -9,6 +9,8 @@ One run on mnist5k with the small CNN (madry recipe by default) and the first
 - ``purebench pgd``: ``ATTACKS.create("pgd")`` called through ``Attack.__call__``
   (random start, 40 steps, validation, projection and success flags included);
 - ``foolbox LinfPGD``: Foolbox's PGD with the same eps, step, steps and random start;
+- ``torchattacks PGD``: torchattacks' PGD, likewise (when torchattacks is installed:
+  ``pip install --no-deps torchattacks``, since it pins an old ``requests``);
 - ``engine arithmetic alone``: PGD's steps without the network (ascent
   direction, step and projection), what the loop adds to the passes.
 
@@ -45,6 +47,11 @@ from attacks import ATTACKS, Norm, attack_preset  # noqa: E402
 from attacks.norms import ascent_direction, project, random_start  # noqa: E402
 from bench.classifiers import ClassifierId, obtain_classifier  # noqa: E402
 from bench.data import load_dataset  # noqa: E402
+
+try:
+    import torchattacks
+except ImportError:  # an optional second peer
+    torchattacks = None
 
 README = Path(__file__).with_name("README.md")
 HEADING = "## Attack overhead"
@@ -112,12 +119,18 @@ def main() -> None:
         _, _, success = foolbox_pgd(fmodel, x, y, epsilons=eps)
         robust["foolbox LinfPGD"] = 1 - success.float().mean().item()
 
+    def torchattacks_pgd() -> None:
+        x_adv = torchattacks.PGD(model, eps=eps, alpha=step, steps=steps, random_start=True)(x, y)
+        with torch.no_grad():  # its success flags, as the other two compute theirs
+            robust["torchattacks PGD"] = (model(x_adv).argmax(1) == y).float().mean().item()
+
     bare = f"bare, {steps} fwd+bwd, clean batch"
     runs: dict[str, Callable[[], None]] = {
         bare: lambda: bare_passes(model, x, y, steps),
         f"bare, {steps} fwd+bwd, batch at the random start": lambda: bare_passes(model, x_start, y, steps),
         "purebench pgd": ours,
         "foolbox LinfPGD": theirs,
+        **({"torchattacks PGD": torchattacks_pgd} if torchattacks is not None else {}),
         f"engine arithmetic alone, {steps} steps": lambda: engine_arithmetic(x, x_start, eps, step, steps),
     }
     bare_passes(model, x, y, 2)  # warm-up: allocator and kernels
@@ -141,6 +154,8 @@ def main() -> None:
         lines.append(f"| {name} | {cpu[name][fastest]:.2f} | {system[name][fastest]:.2f} | {min(cpu[name]) / min(cpu[bare]):.3f} | "
                      f"{min(wall[name]):.2f} | {min(wall[name]) / min(wall[bare]):.3f} | {acc} |")
     versus_fb = {kind: min(t["purebench pgd"]) / min(t["foolbox LinfPGD"]) for kind, t in (("CPU", cpu), ("wall", wall))}
+    versus_ta = ({kind: min(t["purebench pgd"]) / min(t["torchattacks PGD"]) for kind, t in (("CPU", cpu), ("wall", wall))}
+                 if "torchattacks PGD" in runs else None)
     load = os.getloadavg()[0]
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
     if os.environ.get("OMP_NUM_THREADS"):
@@ -148,7 +163,10 @@ def main() -> None:
     machine = (f"{cpu_model()}, {torch.get_num_threads()} torch thread(s) of {os.cpu_count()} cores, torch {torch.__version__}, "
                f"load average {load:.1f} at the end of the run")
     table = "\n".join(lines)
+    peer_ta = (f"purebench pgd / torchattacks PGD: {versus_ta['CPU']:.3f} in CPU time, {versus_ta['wall']:.3f} in wall time.  "
+               if versus_ta is not None else "torchattacks is not installed: no second peer.  ")
     summary = (f"purebench pgd / foolbox LinfPGD: {versus_fb['CPU']:.3f} in CPU time, {versus_fb['wall']:.3f} in wall time.  "
+               f"{peer_ta}"
                f"Fastest of {args.repeats} interleaved rounds; mnist5k smallcnn/{args.recipe}/seed0, the first {args.n} test "
                f"images, L-inf eps {eps}, step {step}, {steps} steps.")
     print(table)
