@@ -163,10 +163,8 @@ class Planner:
 
         comp = self.spec.attacks.get(label, Component(label, label))
         instance = self._instance("attack", comp)
-        preset = attack_preset(dataset, instance.norm)
-        params = dict(comp.params)
-        if isinstance(instance, IterativeAttack):
-            params = {"step_size": preset["step_size"], "steps": preset["steps"], **params}
+        preset = attack_preset(dataset, instance.norm, comp.base, iterative=isinstance(instance, IterativeAttack))
+        params = {**{k: v for k, v in preset.items() if k != "eps"}, **comp.params}
         eps = self.spec.attack_eps.get(label) or self.spec.default_eps or (float(preset["eps"]),)
         code = {"type": f"{type(instance).__module__}.{type(instance).__qualname__}", "version": getattr(instance, "VERSION", None)}
         return AttackRef(label, comp.base, params), eps, code
