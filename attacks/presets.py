@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from attacks.norms import Norm
+from bench.data.registry import parse_dataset_name
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,6 @@ MNIST5K_ATTACKS: Mapping[str, Mapping[str, Any]] = {
 ITERATIVE_FALLBACK = "pgd"
 
 
-def is_paper_dataset(dataset: str) -> bool:
-    """True for the four datasets whose presets are the paper's."""
-    return _source(dataset) in PAPER
-
-
 def attack_preset(dataset: str, norm: Norm | str = Norm.LINF, attack: str = "pgd",
                   iterative: bool = False) -> dict[str, Any]:
     """``{"eps", ...parameters}`` for ``attack`` on ``dataset`` (a name as ``load_dataset`` takes it) under ``norm``.
@@ -81,14 +77,8 @@ def attack_preset(dataset: str, norm: Norm | str = Norm.LINF, attack: str = "pgd
     ``iterative``: the attack runs on the iterative engine, so an attack the
     tables do not name takes PGD's steps and step size.
     """
-    source, norm = _source(dataset), Norm.coerce(norm)
+    source, norm = parse_dataset_name(dataset)[0], Norm.coerce(norm)
     budget = MNIST5K[norm] if source == "mnist5k" else PAPER.get(source, DEFAULT)
     table = MNIST5K_ATTACKS if source == "mnist5k" else PAPER_ATTACKS
     params = table.get(attack, table[ITERATIVE_FALLBACK] if iterative else {})
     return {"eps": budget.eps, **{k: (budget.step_size if k == "step_size" else v) for k, v in params.items()}}
-
-
-def _source(dataset: str) -> str:
-    from bench.data.registry import parse_dataset_name  # imported late: bench imports attacks while it initialises
-
-    return parse_dataset_name(dataset)[0]

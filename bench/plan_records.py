@@ -15,8 +15,13 @@ import json
 from dataclasses import asdict, is_dataclass
 from typing import Any, Iterator
 
+from attacks import ATTACKS
+from attacks.threats import craft
+from bench.classifiers import make_recipe
 from bench.jobs import AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, StageRef, ThreatRef, TrainTask
 from bench.plan import Plan
+from defenses import DEFENSES
+from defenses.preset_defense import PresetDefense
 
 
 def constructor_defaults(cls: type) -> dict[str, Any]:
@@ -34,8 +39,6 @@ def constructor_defaults(cls: type) -> dict[str, Any]:
 
 def resolved_attack(attack: AttackRef) -> dict[str, Any]:
     """Every constructor parameter of the attack as the craft job builds it, and its norm."""
-    from attacks import ATTACKS
-
     instance = ATTACKS.create(attack.base, **attack.params)
     params = {**constructor_defaults(type(instance)), **attack.params, "norm": instance.norm.value}
     return {"label": attack.label, "base": attack.base, "class": type(instance).__qualname__, "params": params}
@@ -43,9 +46,6 @@ def resolved_attack(attack: AttackRef) -> dict[str, Any]:
 
 def resolved_stage(stage: StageRef, dataset: str) -> dict[str, Any]:
     """A defense stage's parameters: its configuration resolved for ``dataset`` where it has presets."""
-    from defenses import DEFENSES
-    from defenses.preset_defense import PresetDefense
-
     instance = stage.instance if stage.instance is not None else DEFENSES.create(stage.base, **stage.params)
     if isinstance(instance, PresetDefense):
         config = instance.resolve(dataset, instance.params)
@@ -61,8 +61,6 @@ PIPELINE_THREATS = frozenset({"adaptive", "blackbox"})
 
 def resolved_threat(threat: ThreatRef) -> dict[str, Any]:
     """The threat's parameters, with ``attacks.craft``'s defaults where they apply (lam is per job, not here)."""
-    from attacks import craft
-
     defaults = {name: p.default for name, p in inspect.signature(craft).parameters.items()
                 if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("lam", "generator")}
     params = {**defaults, **threat.params} if threat.model in PIPELINE_THREATS else dict(threat.params)
@@ -70,8 +68,6 @@ def resolved_threat(threat: ThreatRef) -> dict[str, Any]:
 
 
 def resolved_classifier(ref: ClassifierRef) -> dict[str, Any]:
-    from bench.classifiers import make_recipe
-
     record: dict[str, Any] = {"label": ref.label(), "key": ref.key, "dataset": ref.dataset, "arch": ref.arch,
                               "recipe": ref.recipe, "recipe_base": ref.recipe_base, "seed": ref.seed}
     if ref.external is not None:

@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attacks import ATTACKS, ThreatModel, craft, threat_names
+from attacks import ATTACKS
+from attacks.threats import ThreatModel, craft, threat_names
 from attacks.norms import within_ball
-from attacks.pipeline import DefendedPipeline, Expectation, QueryOnly
+from attacks.threats.pipeline import DefendedPipeline, Expectation, QueryOnly
 from bench.errors import InvalidInputError
 from bench.models import ARCHS
 from defenses import Defense, Stack
@@ -276,7 +277,7 @@ class RecordingAux(Aux):
 
 def test_auxaware_evaluates_each_aux_loss_on_its_stages_own_input(natural_cnn, batch):
     """Eq. 2 on quantise+aux: the aux loss sees the quantised input, and its gradient crosses the quantiser straight through."""
-    from attacks.auxaware import AuxAwareLoss
+    from attacks.threats.auxaware import AuxAwareLoss
 
     x, y = batch
     quantised = Quantise().purify(x)
@@ -291,7 +292,7 @@ def test_auxaware_evaluates_each_aux_loss_on_its_stages_own_input(natural_cnn, b
 
 
 def test_auxaware_runs_no_stage_at_lambda_zero(natural_cnn, batch):
-    from attacks.auxaware import AuxAwareLoss
+    from attacks.threats.auxaware import AuxAwareLoss
 
     noise = Noise()
     AuxAwareLoss(stack(noise, Aux()), lam=0.0)(natural_cnn, *batch)

@@ -13,6 +13,8 @@ import pandas as pd
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, ReportTable
 from bench.report.settings import PAPER_DATASETS, preset_origin
+from defenses import parse_stack
+from defenses.nrp.config import SEED_DEPARTURES
 
 STATUSES = ("done", "failed", "skipped", "pending")
 
@@ -88,9 +90,6 @@ def _missing_jobs(data: ReportData) -> ReportTable | None:
 
 def seed_departures(data: ReportData) -> list[tuple[str, str]]:
     """A fact per paper dataset whose results include NRP, whose rows the paper reports (Table 10) from another NRP."""
-    from defenses import parse_stack
-    from defenses.nrp.config import SEED_DEPARTURES
-
     facts = []
     for dataset in data.datasets():
         if dataset.partition(":")[0] not in PAPER_DATASETS:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from attacks.base import Target
-from attacks.pipeline import GradientMode, StageRule, stage_rule
+from attacks.threats.pipeline import GradientMode, StageRule, stage_rule
 from bench.errors import InvalidInputError
 from defenses.base import Defense
 from defenses.stack import Stack
