@@ -10,13 +10,31 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
+from typing import Callable, NoReturn, Sequence
 
+import torch
+
+from attacks import ATTACKS
+from attacks.threats import threat_names
+from bench.atomic import write_text_atomic
+from bench.cache import ArtifactCache
+from bench.classifiers import ClassifierId, obtain_classifier
+from bench.data import DATASETS, load_dataset
+from bench.device import resolve_device
 from bench.errors import UserError
-
-if TYPE_CHECKING:
-    from bench.plan import Plan
-    from bench.spec import Spec
+from bench.export import export
+from bench.models import ARCHS
+from bench.plan import Plan
+from bench.plan_records import job_lines
+from bench.recipes import RECIPES
+from bench.report import render_report
+from bench.run import RunOptions, run_spec
+from bench.run_outlook import outlook
+from bench.run_summary import summary_text
+from bench.spec import Spec, checkpoint_overrides, load_spec
+from bench.store import done_keys
+from bench.thread_policy import resolve_parallelism, single_process_threads
+from defenses import DEFENSES
 
 EXIT_USER_ERROR = 2
 EXIT_FAILED_JOBS = 1
@@ -30,20 +48,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _registries() -> dict[str, Callable[[], list[str]]]:
-    from attacks import ATTACKS
-    from bench.data import DATASETS
-    from bench.models import ARCHS
-    from bench.recipes import RECIPES
-    from defenses import DEFENSES
-
     return {"datasets": DATASETS.names, "archs": ARCHS.names, "recipes": RECIPES.names,
-            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": _threat_names}
-
-
-def _threat_names() -> list[str]:
-    from attacks import threat_names
-
-    return threat_names()
+            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": threat_names}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -53,8 +59,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from bench.data import load_dataset
-
     data = load_dataset(args.name)
     c, h, w = data.image_shape
     print(f"dataset      {data.name}")
@@ -66,12 +70,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from bench.classifiers import ClassifierId, obtain_classifier
-    from bench.device import resolve_device
-    from bench.thread_policy import single_process_threads
-
     device = resolve_device(args.device)
     torch.set_num_threads(single_process_threads())
     loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
@@ -79,8 +77,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     state = "trained now" if loaded.trained_now else "from the cache"
     print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy {meta.get('clean_accuracy', float('nan')):.4f}, "
           f"training {meta.get('train_seconds', float('nan')):.1f}s ({state}) on {meta.get('device', device)}")
-    from bench.cache import ArtifactCache
-
     print(f"checkpoint: {ArtifactCache().root / 'classifiers' / (loaded.key + '.safetensors')}")
     return 0
 
@@ -92,11 +88,8 @@ QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
 
 def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from bench.run import RunOptions, run_spec
-    from bench.run_summary import summary_text
-    from bench.spec import checkpoint_overrides, load_spec
-    from bench.store import done_keys
-
+    if args.jobs and not args.dry_run:
+        raise UserError("--jobs lists the jobs of a dry run and runs nothing; add --dry-run")
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
     overrides.update({flag: getattr(args, flag) for flag in SCALAR_FLAGS})
     if args.checkpoint is not None:
@@ -106,9 +99,15 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
                          argv=list(argv), workers=args.workers)
     summary = run_spec(spec, options)
     if args.dry_run:
-        print(f"plan of {spec.name} ({len(summary.plan.jobs)} jobs; results would go to {summary.path}):")
-        print(summary.plan.table(done=done_keys(summary.path)))
-        print(_outlook(summary.plan, done_keys(summary.path), spec, args.workers))
+        if args.jobs:
+            for line in job_lines(summary.plan):
+                print(line)
+        else:
+            print(f"plan of {spec.name} ({len(summary.plan.jobs)} jobs; results would go to {summary.path}):")
+            print(summary.plan.table(done=done_keys(summary.path)))
+            print(_outlook(summary.plan, done_keys(summary.path), spec, args.workers))
+        for dataset, why in summary.plan.provisional.items():
+            print(f"note: {dataset}: job keys are provisional, as {why}", file=sys.stderr)
         return 0
     print(summary_text(summary.path))
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
@@ -121,12 +120,7 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
     return 0 if summary.ok else EXIT_FAILED_JOBS
 
 
-def _outlook(plan: "Plan", done: set[str], spec: "Spec", workers: int | None) -> str:
-    from bench.cache import ArtifactCache
-    from bench.device import resolve_device
-    from bench.run_outlook import outlook
-    from bench.thread_policy import resolve_parallelism
-
+def _outlook(plan: Plan, done: set[str], spec: Spec, workers: int | None) -> str:
     parallelism = resolve_parallelism(resolve_device(spec.device), workers or spec.workers, spec.threads)
     return outlook(plan, done, ArtifactCache(), parallelism.workers)
 
@@ -142,9 +136,6 @@ def cmd_main(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.atomic import write_text_atomic
-    from bench.export import export
-
     text = export(args.results, args.format)
     if args.output is None:
         sys.stdout.write(text)
@@ -156,8 +147,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _report(results: Path, out_dir: Path | None) -> Path:
     """Render the report of ``results`` (default folder: reports/<run name>/); returns its index page."""
-    from bench.report import render_report
-
     return render_report(results, out_dir)
 
 
@@ -189,6 +178,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="set a spec key, e.g. attack_params.pgd.steps=10 (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs per kind, reuse) and run nothing")
+    p.add_argument("--jobs", action="store_true",
+                   help="with --dry-run: list every job, one JSON object per line, with its settings fully resolved")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,11 @@ reuse saved.
 
 Jobs are kept in insertion order, which is topological: a job is added only
 after the jobs it depends on.
+
+Planning reads no images when told so (``read_data=False``, the dry run): a
+registered dataset's test size and fingerprint come from its metadata
+(``bench.data.metadata``).  Where the fingerprint needs the files and they are
+absent (TinyImageNet), the keys are provisional and ``Plan.provisional`` says so.
 """
 
 from __future__ import annotations
@@ -21,12 +26,21 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
+from attacks import ATTACKS, attack_preset
+from attacks.iterative import IterativeAttack
+from attacks.threats import VERSION as THREATS_VERSION
+from attacks.threats import ThreatModel
+from bench.classifiers import ClassifierId, classifier_key
 from bench.data import DatasetSplits, load_dataset
+from bench.data.metadata import DatasetInfo, dataset_info
+from bench.errors import DataUnavailableError
+from bench.external_classifiers import check_external, external_key
 from bench.hashing import content_key
 from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, JobKind, ResultLabels, StageRef,
                         ThreatRef, TrainTask)
 from bench.plan_sources import TransferSource
 from bench.spec import CLEAN, ZOO_PREFIX, Block, Component, Spec, SpecError
+from defenses import DEFENSES, parse_stack
 
 CLEAN_THREAT = "oblivious"  # the clean column belongs with the paper's oblivious tables
 
@@ -37,6 +51,7 @@ class Plan:
     jobs: dict[str, Job] = field(default_factory=dict)
     requested: Counter = field(default_factory=Counter)
     datasets: dict[str, DatasetSplits] = field(default_factory=dict)  # loaded while planning; the local executor reuses them
+    provisional: dict[str, str] = field(default_factory=dict)  # dataset -> why its jobs' keys are not final
 
     def ordered(self) -> list[Job]:
         return list(self.jobs.values())
@@ -66,8 +81,8 @@ class Plan:
 class Planner:
     """Builds a ``Plan``; memoises datasets and component instances for the duration of one planning."""
 
-    def __init__(self, spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None) -> None:
-        self.spec = spec
+    def __init__(self, spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None, read_data: bool = True) -> None:
+        self.spec, self.read_data = spec, read_data
         self.plan = Plan(spec, datasets=dict(datasets or {}))
         self._data = self.plan.datasets
         self._instances: dict[tuple[str, str], Any] = {}
@@ -91,16 +106,29 @@ class Planner:
             self._data[name] = load_dataset(name)
         return self._data[name]
 
+    def _info(self, name: str) -> DatasetInfo:
+        """Test size and fingerprint: from the loaded data, or (``read_data=False``) from metadata where that suffices."""
+        if name in self._data or self.read_data:
+            return DatasetInfo.of(self._dataset(name))
+        known = dataset_info(name)
+        if known is not None and known.fingerprint is not None:
+            return known
+        try:
+            return DatasetInfo.of(self._dataset(name))
+        except DataUnavailableError as exc:
+            if known is None:
+                raise
+            self.plan.provisional[name] = f"its fingerprint needs the files ({exc})"
+            return DatasetInfo(name, known.num_classes, known.image_shape, known.train_size, known.test_size,
+                               f"{name}/unread")
+
     def _n(self, dataset: str) -> int:
-        size = len(self._dataset(dataset).test)
+        size = self._info(dataset).test_size
         if self.spec.n is not None and self.spec.n > size:
             raise SpecError(f"n = {self.spec.n} but {dataset} has only {size} test examples; use n <= {size}")
         return self.spec.n or size
 
     def _instance(self, kind: str, comp: Component) -> Any:
-        from attacks import ATTACKS
-        from defenses import DEFENSES
-
         if comp.instance is not None:
             return comp.instance
         registry = {"defense": DEFENSES, "attack": ATTACKS}[kind]
@@ -111,23 +139,19 @@ class Planner:
     # -- jobs ----------------------------------------------------------------
 
     def _classifier(self, dataset: str, arch: str, recipe: str, seed: int, consumer: str) -> ClassifierRef:
-        from bench.classifiers import ClassifierId, classifier_key
-
         if arch in self.spec.classifiers:
             return self._external(dataset, arch, consumer)
         comp = self.spec.recipes.get(recipe, Component(recipe, recipe))
         if arch.startswith(ZOO_PREFIX):
             key = f"zoo-{arch[len(ZOO_PREFIX):]}"
         else:
-            key = classifier_key(ClassifierId(dataset, arch, comp.base, seed, dict(comp.params)), self._dataset(dataset))
+            key = classifier_key(ClassifierId(dataset, arch, comp.base, seed, dict(comp.params)), self._info(dataset))
         ref = ClassifierRef(dataset, arch, recipe, comp.base, dict(comp.params), seed, key)
         self._add(Job(f"train-{key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref)), consumer)
         return ref
 
     def _external(self, dataset: str, label: str, consumer: str) -> ClassifierRef:
         """A classifier trained elsewhere; checked against the dataset now, so a bad file fails before any work."""
-        from bench.external_classifiers import check_external, external_key
-
         ext = self.spec.classifiers[label]
         data = self._dataset(dataset)
         key = external_key(ext, data)
@@ -138,8 +162,6 @@ class Planner:
         return ref
 
     def _stack(self, ref: ClassifierRef, name: str) -> tuple[StageRef, ...]:
-        from defenses import parse_stack
-
         stages = []
         for label in parse_stack(name):
             comp = self.spec.defenses.get(label, Component(label, label))
@@ -158,23 +180,16 @@ class Planner:
 
     def _attack(self, label: str, dataset: str) -> tuple[AttackRef, tuple[float, ...], dict[str, Any]]:
         """The attack with the dataset's preset filled in, its default eps list and its code identity."""
-        from attacks import attack_preset
-        from attacks.iterative import IterativeAttack
-
         comp = self.spec.attacks.get(label, Component(label, label))
         instance = self._instance("attack", comp)
-        preset = attack_preset(dataset, instance.norm)
-        params = dict(comp.params)
-        if isinstance(instance, IterativeAttack):
-            params = {"step_size": preset["step_size"], "steps": preset["steps"], **params}
+        preset = attack_preset(dataset, instance.norm, comp.base, iterative=isinstance(instance, IterativeAttack))
+        params = {**{k: v for k, v in preset.items() if k != "eps"}, **comp.params}
         eps = self.spec.attack_eps.get(label) or self.spec.default_eps or (float(preset["eps"]),)
         code = {"type": f"{type(instance).__module__}.{type(instance).__qualname__}", "version": getattr(instance, "VERSION", None)}
         return AttackRef(label, comp.base, params), eps, code
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
                threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job:
-        from attacks.threats import VERSION as THREATS_VERSION
-
         key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
                            "attack": {"base": attack.base, "params": attack.params, **code},
                            "threat": {"model": threat.model, "params": threat.params, "version": THREATS_VERSION},
@@ -250,8 +265,6 @@ class Planner:
     def _cell(self, ref: ClassifierRef, stacks: dict[str, tuple[StageRef, ...]], crafter: ClassifierRef, attack: AttackRef,
               code: dict[str, Any], threat: ThreatRef, eps: float, lam: float | None, labels: dict[str, Any]) -> None:
         """One attack setting against every stack: a set per stack, or one shared set when the threat allows."""
-        from attacks.threats import ThreatModel
-
         per_stack = ThreatModel(threat.model).depends_on_stack
         for name, stages in stacks.items():
             result_labels = ResultLabels(**labels, defense=name, attack=attack.label, attack_base=attack.base,
@@ -261,6 +274,9 @@ class Planner:
             self._evaluate(ref, name, stages, craft, result_labels)
 
 
-def build_plan(spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None) -> Plan:
-    """The job graph of ``spec``; each dataset not in ``datasets`` is loaded once, to key classifiers by its fingerprint."""
-    return Planner(spec, datasets).build()
+def build_plan(spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None, read_data: bool = True) -> Plan:
+    """The job graph of ``spec``; each dataset not in ``datasets`` is loaded once, to key classifiers by its fingerprint.
+
+    ``read_data=False``: datasets whose metadata suffices are not loaded (see the module docstring).
+    """
+    return Planner(spec, datasets, read_data).build()

@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attacks import ATTACKS, ThreatModel, craft, threat_names
+from attacks import ATTACKS
+from attacks.threats import ThreatModel, craft, threat_names
 from attacks.norms import within_ball
-from attacks.pipeline import DefendedPipeline, Expectation, QueryOnly
+from attacks.threats.pipeline import DefendedPipeline, Expectation, QueryOnly
 from bench.errors import InvalidInputError
 from bench.models import ARCHS
 from defenses import Defense, Stack
@@ -264,6 +265,38 @@ def test_auxaware_sums_the_stages_aux_losses(natural_cnn, batch):
     twice = run(stack(Aux(), Aux()))
     assert torch.equal(twice, run(stack(DoubleAux())))
     assert not torch.equal(twice, run(stack(Aux())))
+
+
+class RecordingAux(Aux):
+    """Remembers the input its auxiliary loss was evaluated on."""
+
+    def aux_loss(self, x):
+        self.seen = x.detach().clone()
+        return super().aux_loss(x)
+
+
+def test_auxaware_evaluates_each_aux_loss_on_its_stages_own_input(natural_cnn, batch):
+    """Eq. 2 on quantise+aux: the aux loss sees the quantised input, and its gradient crosses the quantiser straight through."""
+    from attacks.threats.auxaware import AuxAwareLoss
+
+    x, y = batch
+    quantised = Quantise().purify(x)
+    assert not torch.equal(quantised, x), "the two stages' inputs must differ for the check to mean anything"
+    recorder = RecordingAux()
+    loss = AuxAwareLoss(stack(Quantise(), recorder), lam=1.0)
+    grad = input_gradient(lambda v: v, x, lambda v: loss(natural_cnn, v, y))
+    assert torch.equal(recorder.seen, quantised)
+    expected = input_gradient(lambda v: v, quantised, lambda v: -Aux().aux_loss(v))  # BPDA: d purify / dx = identity
+    assert torch.allclose(grad, expected)
+    assert not torch.allclose(grad, input_gradient(lambda v: v, x, lambda v: -Aux().aux_loss(v)))
+
+
+def test_auxaware_runs_no_stage_at_lambda_zero(natural_cnn, batch):
+    from attacks.threats.auxaware import AuxAwareLoss
+
+    noise = Noise()
+    AuxAwareLoss(stack(noise, Aux()), lam=0.0)(natural_cnn, *batch)
+    assert noise.calls == 0
 
 
 @pytest.mark.parametrize("defenses, lam, attack, message", [

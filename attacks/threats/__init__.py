@@ -35,17 +35,17 @@ from typing import Any, Callable
 
 import torch
 
-from attacks.auxaware import AuxAwareLoss
+from attacks.threats.auxaware import AuxAwareLoss
 from attacks.base import Attack, AttackResult, Target, predict
 from attacks.curvature import check_beta
 from attacks.iterative import IterativeAttack
-from attacks.pipeline import DefendedPipeline, Expectation, GradientMode, QueryOnly, check_eot_samples
+from attacks.threats.pipeline import DefendedPipeline, Expectation, GradientMode, QueryOnly, check_eot_samples
 from bench.choice import Choice
 from bench.errors import InvalidInputError
 from defenses.stack import Stack
 
 #: Bump when ``craft`` changes what a threat model produces for the same attack (it enters adversarial-set keys).
-VERSION = "2"
+VERSION = "3"  # 3: eq. 2 evaluates each stage's aux_loss on that stage's own input
 DEFAULT_EOT_SAMPLES = 8
 #: Sharpness of the softplus whose curvature ReLU takes in unrolled purifications; set a priori, not tuned.
 DEFAULT_RELU_BETA = 10.0
