@@ -33,7 +33,7 @@ from bench.run_outlook import outlook
 from bench.run_summary import summary_text
 from bench.spec import Spec, checkpoint_overrides, load_spec
 from bench.store import done_keys
-from bench.thread_policy import resolve_parallelism, single_process_threads
+from bench.thread_policy import resolve_parallelism, single_process_threads, torch_threads
 from defenses import DEFENSES
 
 EXIT_USER_ERROR = 2
@@ -71,8 +71,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
-    torch.set_num_threads(single_process_threads())
-    loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
+    with torch_threads(single_process_threads()):
+        loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
     meta = loaded.metadata
     state = "trained now" if loaded.trained_now else "from the cache"
     print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy {meta.get('clean_accuracy', float('nan')):.4f}, "

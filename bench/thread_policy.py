@@ -8,7 +8,9 @@ unset is chosen to fit it; a pair given explicitly that exceeds it is refused.
 
 - workers: one per GPU on CUDA; on the CPU, as many as the cores allow at the
   spec's ``threads`` (one thread each when ``threads`` is unset).
-- threads: ``cores // workers``, at least one.
+- threads: ``cores // workers``, at least one, and at most ``OMP_NUM_THREADS``
+  when that is set (the usual way to ask for fewer threads on a shared machine).
+- ``run_bench.py train`` (one process): every core, at most ``OMP_NUM_THREADS``.
 
 ``PUREBENCH_WORKERS`` sets the default worker count where no flag or spec key
 does (the test suite sets 1: its processes already run side by side).
@@ -17,7 +19,9 @@ does (the test suite sets 1: its processes already run side by side).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 
@@ -81,10 +85,28 @@ def resolve_parallelism(device: torch.device, workers: int | None = None, thread
         else:
             workers = max(1, cores // (threads or 1))
     if threads is None:
-        threads = max(1, cores // workers)
+        threads = min(max(1, cores // workers), _omp_threads() or cores)
     return Parallelism(workers=workers, threads=threads, cores=cores)
 
 
-def single_process_threads(threads: int | None = None) -> int:
-    """Threads for one process doing one thing (``train``): the spec's, or every core."""
-    return resolve_parallelism(torch.device("cpu"), workers=1, threads=threads).threads
+def _omp_threads() -> int | None:
+    """``OMP_NUM_THREADS`` when it is a positive number: the user's cap on threads per process."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def single_process_threads() -> int:
+    """Threads for one process doing one thing (``train``): every core, at most ``OMP_NUM_THREADS``."""
+    return resolve_parallelism(torch.device("cpu"), workers=1).threads
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads (unchanged when None), then restore the caller's count."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench.errors import UserError
-from bench.thread_policy import WORKERS_ENV, ThreadBudgetError, resolve_parallelism
+from bench.thread_policy import WORKERS_ENV, ThreadBudgetError, cpu_cores, resolve_parallelism
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
@@ -14,6 +14,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 @pytest.fixture
 def no_env_workers(monkeypatch):
     monkeypatch.delenv(WORKERS_ENV, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
 
 
 @pytest.mark.parametrize("cores", [1, 2, 3, 8, 64])
@@ -43,6 +44,12 @@ def test_an_explicit_pair_beyond_the_cores_is_refused():
         resolve_parallelism(CPU, 2, 2, cores=2)
 
 
+def test_omp_num_threads_caps_the_chosen_threads(no_env_workers, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert resolve_parallelism(CPU, 1, cores=8).threads == 1
+    assert resolve_parallelism(CPU, 1, 4, cores=8).threads == 4  # the spec's own count wins
+
+
 def test_the_environment_sets_the_default_workers(monkeypatch):
     monkeypatch.setenv(WORKERS_ENV, "1")
     assert resolve_parallelism(CPU, cores=2).workers == 1
@@ -65,3 +72,15 @@ def test_the_test_suite_runs_one_thread_and_one_worker():
     import os
 
     assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1" and os.environ[WORKERS_ENV] == "1"
+
+
+def test_train_uses_omp_num_threads_and_gives_the_callers_count_back(monkeypatch):
+    from bench.thread_policy import single_process_threads, torch_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert single_process_threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert single_process_threads() == cpu_cores()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 1

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import torch
-
 from bench.data import DatasetSplits
 from bench.executors.hooks import Hooks
 from bench.executors.process_pool import WorkerPool
@@ -24,6 +22,7 @@ from bench.jobs import Job, Outcome, Status
 from bench.jobs_execute import execute
 from bench.run_context import ContextSettings, RunContext
 from bench.run_schedule import Schedule
+from bench.thread_policy import torch_threads
 
 
 class LocalExecutor:
@@ -39,8 +38,7 @@ class LocalExecutor:
 
     @staticmethod
     def _run_here(schedule: Schedule, settings: ContextSettings, hooks: Hooks, datasets: Mapping[str, DatasetSplits]) -> None:
-        threads = torch.get_num_threads()
-        try:
+        with torch_threads(None):  # the context sets the run's count; the caller's process keeps its own
             ctx = RunContext(settings, datasets)
             while not schedule.finished():
                 job = next_job(schedule, hooks)
@@ -49,8 +47,6 @@ class LocalExecutor:
                 hooks.started(job, 0)
                 ctx.report_progress = lambda fraction, key=job.key: hooks.advanced(key, fraction)
                 record(schedule, hooks, job, execute(job, ctx))
-        finally:
-            torch.set_num_threads(threads)  # the context may have set the spec's; the caller's process keeps its own
 
     @staticmethod
     def _run_pool(schedule: Schedule, settings: ContextSettings, hooks: Hooks, datasets: Mapping[str, DatasetSplits],
