@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
-import torch
-
 from attacks import ATTACKS
 from attacks.threats import threat_names
 from bench.atomic import write_text_atomic

@@ -28,10 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import re
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,15 +42,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from attacks import ATTACKS, Norm, attack_preset  # noqa: E402
 from attacks.norms import ascent_direction, project, random_start  # noqa: E402
+from bench.allocator import keep_freed_memory  # noqa: E402
 from bench.classifiers import ClassifierId, obtain_classifier  # noqa: E402
 from bench.data import load_dataset  # noqa: E402
+from recording import command_line, cpu_model, record_section  # noqa: E402
 
 try:
     import torchattacks
 except ImportError:  # an optional second peer
     torchattacks = None
 
-README = Path(__file__).with_name("README.md")
 HEADING = "## Attack overhead"
 METHOD = """What is measured.  Each run is timed as a whole, interleaved with the others
 for every round; "CPU" is the process's CPU time (user + system), steadier
@@ -81,21 +79,17 @@ def engine_arithmetic(x: torch.Tensor, start: torch.Tensor, eps: float, step: fl
         x_adv = project(x_adv + step * ascent_direction(grad, Norm.LINF), x, eps, Norm.LINF)
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return re.search(r"Model name:\s*(.+)", out).group(1).strip()
-    except (OSError, subprocess.CalledProcessError, AttributeError):
-        return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="madry", help="recipe of the mnist5k smallcnn (default: madry)")
     parser.add_argument("--n", type=int, default=1000, help="test images in the batch (default: 1000)")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default: 5)")
     parser.add_argument("--record", action="store_true", help="write the results into benchmarks/README.md")
+    parser.add_argument("--allocator", choices=["kept", "default"], default="kept",
+                        help="glibc thresholds: purebench's (kept, as run_bench.py sets them) or glibc's default")
     args = parser.parse_args()
+    if args.allocator == "kept":
+        keep_freed_memory()
 
     data = load_dataset("mnist5k")
     model = obtain_classifier(ClassifierId("mnist5k", "smallcnn", args.recipe, 0), data=data, device="cpu").model.eval()
@@ -157,9 +151,7 @@ def main() -> None:
     versus_ta = ({kind: min(t["purebench pgd"]) / min(t["torchattacks PGD"]) for kind, t in (("CPU", cpu), ("wall", wall))}
                  if "torchattacks PGD" in runs else None)
     load = os.getloadavg()[0]
-    command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
-    if os.environ.get("OMP_NUM_THREADS"):
-        command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} {command}"
+    command = command_line()
     machine = (f"{cpu_model()}, {torch.get_num_threads()} torch thread(s) of {os.cpu_count()} cores, torch {torch.__version__}, "
                f"load average {load:.1f} at the end of the run")
     table = "\n".join(lines)
@@ -168,26 +160,12 @@ def main() -> None:
     summary = (f"purebench pgd / foolbox LinfPGD: {versus_fb['CPU']:.3f} in CPU time, {versus_fb['wall']:.3f} in wall time.  "
                f"{peer_ta}"
                f"Fastest of {args.repeats} interleaved rounds; mnist5k smallcnn/{args.recipe}/seed0, the first {args.n} test "
-               f"images, L-inf eps {eps}, step {step}, {steps} steps.")
+               f"images, L-inf eps {eps}, step {step}, {steps} steps; allocator: {args.allocator}.")
     print(table)
     print(summary)
     if args.record:
-        record(f"`{command}` ({datetime.date.today()}; {machine})\n\n{table}\n\n{summary}\n\n{METHOD}")
-        print(f"recorded in {README}")
-
-
-def record(body: str) -> None:
-    """Replace this benchmark's section of benchmarks/README.md (others' sections are left as they are)."""
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    section = f"{HEADING}\n\n{body}"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = README.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(README)
+        record_section(HEADING, f"`{command}` ({datetime.date.today()}; {machine})\n\n{table}\n\n{summary}\n\n{METHOD}")
+        print("recorded in benchmarks/README.md")
 
 
 if __name__ == "__main__":

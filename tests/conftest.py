@@ -35,6 +35,21 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return root
 
 
+@pytest.fixture
+def small_matrix() -> dict:
+    """A spec of every job kind that runs in seconds: train, fit aid, craft pgd and mim, evaluate.
+
+    ``threads = 1``: CPU float results depend on the thread count, so runs compared flag for flag set it.
+    """
+    return {
+        "n": 40, "device": "cpu", "threads": 1, "recipes": ["natural"], "defenses": ["none", "aid"],
+        "attacks": ["pgd", "mim"], "threats": ["oblivious"],
+        "recipe_params": {"natural": {"epochs": 1, "batch_size": 256}},
+        "defense_params": {"aid": {"epochs": 1, "train_steps": 2, "width": 64, "batch_size": 256, "steps": 3}},
+        "attack_params": {"pgd": {"steps": 3}, "mim": {"steps": 3}},
+    }
+
+
 @pytest.fixture(scope="session")
 def mnist() -> DatasetSplits:
     return load_dataset("mnist5k")

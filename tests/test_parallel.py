@@ -14,19 +14,6 @@ from bench.spec import parse_spec
 from bench.store import flags_of, job_rows
 from defenses import Defense
 
-SPEC = {
-    "n": 40,
-    "device": "cpu",
-    "threads": 1,  # CPU float results depend on the thread count: equal threads, any number of workers
-    "recipes": ["natural"],
-    "defenses": ["none", "aid"],
-    "attacks": ["pgd", "mim"],
-    "threats": ["oblivious"],
-    "recipe_params": {"natural": {"epochs": 1, "batch_size": 256}},
-    "defense_params": {"aid": {"epochs": 1, "train_steps": 2, "width": 64, "batch_size": 256, "steps": 3}},
-    "attack_params": {"pgd": {"steps": 3}, "mim": {"steps": 3}},
-}
-
 
 class Blur(Defense):
     """A 3x3 mean filter, defined here and registered nowhere."""
@@ -50,8 +37,8 @@ def _flags(summary) -> dict[str, tuple]:
     return {k: tuple(f.tolist() for f in v) for k, v in flags_of(summary.path, keys).items()}
 
 
-def test_two_workers_give_one_workers_flags(tmp_path, monkeypatch, mnist):
-    spec = parse_spec(SPEC)
+def test_two_workers_give_one_workers_flags(tmp_path, monkeypatch, mnist, small_matrix):
+    spec = parse_spec(small_matrix)
     monkeypatch.setenv("PUREBENCH_CACHE", str(tmp_path / "cache-1"))
     one = run_spec(spec, RunOptions(results=tmp_path / "one.sqlite", progress=False, workers=1), {"mnist5k": mnist})
     monkeypatch.setenv("PUREBENCH_CACHE", str(tmp_path / "cache-2"))  # the parallel run trains and fits on its own

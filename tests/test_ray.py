@@ -11,22 +11,9 @@ from bench.store import flags_of, job_rows
 
 ray = pytest.importorskip("ray")
 
-SPEC = {
-    "n": 40,
-    "device": "cpu",
-    "threads": 1,  # both executors alike: CPU float results depend on the thread count
-    "recipes": ["natural"],
-    "defenses": ["none", "aid"],
-    "attacks": ["pgd", "mim"],
-    "threats": ["oblivious"],
-    "recipe_params": {"natural": {"epochs": 1, "batch_size": 256}},
-    "defense_params": {"aid": {"epochs": 1, "train_steps": 2, "width": 64, "batch_size": 256, "steps": 3}},
-    "attack_params": {"pgd": {"steps": 3}, "mim": {"steps": 3}},
-}
 
-
-def test_ray_executor_matches_local(tmp_path, monkeypatch, mnist):
-    spec = parse_spec(SPEC)
+def test_ray_executor_matches_local(tmp_path, monkeypatch, mnist, small_matrix):
+    spec = parse_spec(small_matrix)
     threads = torch.get_num_threads()
     monkeypatch.setenv("PUREBENCH_CACHE", str(tmp_path / "cache-local"))
     local = run_spec(spec, RunOptions(results=tmp_path / "local.sqlite", progress=False), {"mnist5k": mnist})

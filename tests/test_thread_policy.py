@@ -84,3 +84,4 @@ def test_train_uses_omp_num_threads_and_gives_the_callers_count_back(monkeypatch
     with torch_threads(2):
         assert torch.get_num_threads() == 2
     assert torch.get_num_threads() == 1
+

@@ -25,6 +25,7 @@ import cloudpickle
 import torch
 import torch.multiprocessing as torch_mp  # registers the reductions that pass tensors through shared memory
 
+from bench.allocator import keep_freed_memory
 from bench.data import DatasetSplits
 from bench.jobs import Job, Outcome, Status
 from bench.jobs_execute import execute, now
@@ -55,6 +56,7 @@ def worker_main(slot: int, settings: ContextSettings, datasets: Mapping[str, Dat
                 parent: int) -> None:
     """A worker's life: run each job from ``inbox`` and put its messages on ``outbox``, until ``None``."""
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    keep_freed_memory()
     if settings.device != "cpu" and torch.cuda.is_available():
         torch.cuda.set_device(slot % torch.cuda.device_count())  # one GPU per worker
     ctx = RunContext(settings, datasets)

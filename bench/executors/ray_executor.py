@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from bench.allocator import keep_freed_memory
 from bench.data import DatasetSplits
 from bench.errors import UserError
 from bench.executors.hooks import Hooks
@@ -39,6 +40,7 @@ class JobWorker:
     """A Ray actor running jobs in one long-lived context."""
 
     def __init__(self, settings: ContextSettings) -> None:
+        keep_freed_memory()
         self.ctx = RunContext(settings)
 
     def run(self, job: Job) -> Outcome:
