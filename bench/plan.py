@@ -149,7 +149,8 @@ class Planner:
                                    "seed": self.spec.seed})
             if comp.digest is not None:  # an object from Python: its weights and attributes count too
                 key, fit_key = (content_key({"stage": k, "object": comp.digest}) for k in (key, fit_key))
-            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance)
+            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance,
+                             bool(defense.randomized))
             if stage.needs_fit:
                 self._add(Job(stage.fit_job, JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
                               FitTask(ref, stage, self.spec.seed)), f"{ref.key}/{name}")
@@ -187,21 +188,24 @@ class Planner:
                              f"craft {attack.label}/{threat.label} eps={eps:g}{lam_text} on {target.label()}{versus}", deps, task),
                          consumer)
 
-    def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels) -> str:
-        return "evaluate-" + content_key({"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
-                           "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
-                           "batch_size": self.spec.batch_size})
+    def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels,
+                  draws: int) -> str:
+        identity = {"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
+                    "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
+                    "batch_size": self.spec.batch_size}
+        return "evaluate-" + content_key({**identity, "draws": draws} if draws > 1 else identity)
 
     def _evaluate(self, ref: ClassifierRef, stack_name: str, stack: tuple[StageRef, ...], craft: Job | None,
                   labels: ResultLabels) -> None:
         advset: CraftTask | None = craft.task if craft is not None else None  # type: ignore[assignment]
-        key = self._eval_key(ref, stack, advset, labels)
+        draws = self.spec.draws if any(s.randomized for s in stack) else 1  # a deterministic stack is evaluated once
+        key = self._eval_key(ref, stack, advset, labels, draws)
         deps = (f"train-{ref.key}",) + tuple(s.fit_job for s in stack if s.needs_fit) + ((craft.key,) if craft else ())
         what = labels.attack if craft is None else f"{labels.attack}/{labels.threat} eps={labels.eps:g}"
         what += f" lam={labels.lam:g}" if labels.lam is not None else ""
         what += f" from {labels.source}" if labels.source else ""
         self._add(Job(key, JobKind.EVALUATE, f"evaluate {stack_name} | {what} | {ref.label()}", deps,
-                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size)), key)
+                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size, draws)), key)
 
     # -- the matrix ----------------------------------------------------------
 

@@ -11,6 +11,7 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     device = "auto"                # auto | cpu | cuda
     batch_size = 500               # attack and evaluation batches
     threads = 1                    # torch intra-op threads on the CPU (default: torch's choice)
+    draws = 5                      # evaluations of a randomized stack; robust = correct on every draw
 
     datasets = ["mnist5k"]         # axes; each a list (or one string)
     archs = ["smallcnn"]
@@ -78,6 +79,7 @@ CLEAN = "clean"
 USE = "use"
 DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_DRAWS = 5  # evaluations of a randomized stack (the worst over draws is its accuracy)
 ZOO_PREFIX = "robustbench:"
 PRETRAINED = "pretrained"  # the recipe of zoo archs
 
@@ -85,7 +87,7 @@ AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps",
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
                                        "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
 SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
-                            "threads": int}
+                            "threads": int, "draws": int}
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
@@ -150,6 +152,7 @@ class Spec:
     default_eps: tuple[float, ...] | None
     text: str = ""  # the TOML it came from, for provenance
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
+    draws: int = DEFAULT_DRAWS  # evaluations of each randomized stack
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description, file text or any file path)."""
@@ -160,6 +163,8 @@ class Spec:
                        for kind in ("recipes", "defenses", "attacks", "threats")}}
         if self.classifiers:
             identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
+        if self.draws != DEFAULT_DRAWS:  # the default is left out: a spec without the key keeps its digest
+            identity["draws"] = self.draws
         return identity
 
     def digest(self) -> str:
@@ -276,6 +281,9 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     threads = scalars.get("threads")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads}")
+    draws = scalars.get("draws", DEFAULT_DRAWS)
+    if draws < 1:
+        raise SpecError(f"draws must be >= 1 (evaluations of a randomized stack), got {draws}")
 
     recipes = _components(doc, "recipe_params", RECIPES)
     defenses = _components(doc, "defense_params", DEFENSES)
@@ -301,7 +309,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers)
+                classifiers=classifiers, draws=draws)
     _check_constructible(spec)
     return spec
 

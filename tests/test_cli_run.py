@@ -108,7 +108,7 @@ def test_a_failing_job_is_recorded_and_the_rest_goes_on(workdir, capsys, monkeyp
 
     assert main(["export", str(db), "--format", "csv", "-o", str(workdir / "out.csv")]) == 0
     lines = (workdir / "out.csv").read_text().splitlines()
-    assert lines[0].startswith("dataset,arch,recipe,defense,attack,threat,eps,lam,source,n,accuracy,seconds")
+    assert lines[0].startswith("dataset,arch,recipe,defense,attack,threat,eps,lam,source,n,accuracy,ci_low,ci_high,seconds")
     assert len(lines) == 3
     assert main(["report", str(db), "-o", str(workdir / "report")]) == 0
     assert (workdir / "report").is_dir() and any((workdir / "report").iterdir())
