@@ -62,6 +62,7 @@ def test_list_threats(capsys):
     ["run", "--set", "attack_params.pgd.stepz=3"],
     ["run", "--executor", "local", "--ray-address", "127.0.0.1:6379"],
     ["export", "nothing.sqlite", "--format", "csv"],
+    ["run", "--jobs"],
 ])
 def test_user_errors_exit_2_with_one_line_and_write_nothing(workdir, isolated_cache, capsys, argv):
     assert main(argv) == 2
