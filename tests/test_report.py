@@ -486,6 +486,20 @@ def test_files_are_written_and_linked(tmp_path):
     assert parser.scripts == 0 and not re.search(r"https?://", index.read_text())  # offline: nothing fetched
 
 
+def test_a_json_record_per_classifier_and_stack(tmp_path):
+    index = render_report(write_run(tmp_path / "r.sqlite", hand_run()), tmp_path / "out")
+    records = {p.name: json.loads(p.read_text()) for p in (index.parent / "records").iterdir()}
+    assert set(records) == {"mnist5k-smallcnn-natural-0-none.json", "mnist5k-smallcnn-natural-0-aid.json",
+                            "mnist5k-smallcnn-madry-0-none.json"}
+    aid = records["mnist5k-smallcnn-natural-0-aid.json"]
+    assert (aid["clean"], aid["worst"], aid["worst_column"], aid["worst_paper"], aid["n"]) == (100.0, 50.0, 75.0, 75.0, 4)
+    assert aid["worst_ci_low"] == pytest.approx(6.76, abs=0.01) and aid["gain"] == 50.0 and aid["gain_p"] == 0.5
+    assert aid["report"] == str(index) and aid["versions"] == {"torch": "2.x", "python": "3.11"}
+    assert aid["code_revision"] == "abc123-dirty" and aid["audit_verdict"] is None and aid["accuracy_unit"] == "percent"
+    assert [(r["attack"], r["accuracy"]) for r in aid["results"]] == [("clean", 100.0), ("pgd", 75.0), ("mim", 75.0)]
+    assert records["mnist5k-smallcnn-natural-0-none.json"]["gain"] is None  # no gain of 'none' over itself
+
+
 def test_names_render_as_text_everywhere(tmp_path, monkeypatch):
     evil = "<script>alert(1)</script>"
     monkeypatch.chdir(tmp_path)

@@ -1,5 +1,6 @@
-"""``render_report``: a results database -> a folder with index.html, its PNG figures and every table
-as CSV, Markdown and LaTeX, viewable offline (inline CSS, no script, nothing fetched).
+"""``render_report``: a results database -> a folder with index.html, its PNG figures, every table
+as CSV, Markdown and LaTeX and a JSON record per (classifier, defense stack) under ``records/``,
+viewable offline (inline CSS, no script, nothing fetched).
 
 The report is rendered from the database alone: no artifact, model or dataset
 is loaded, so it works on a machine that never ran the matrix, and on a run
@@ -25,6 +26,7 @@ from bench.report.matrix import table1, table3
 from bench.report.model import DatasetSection, ReportFigure, ReportTable
 from bench.report.names import anchor, slug
 from bench.report.provenance import provenance
+from bench.report.records import write_records
 from bench.report.settings import attack_settings, defense_settings
 from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
 from bench.report.table_files import FORMATS, write_table_files
@@ -99,4 +101,5 @@ def render_report(results_path: Path | str, out_dir: Path | str | None = None) -
         provenance_tables=[context(t) for t in (info.jobs, info.missing, info.sessions) if t is not None])
     index = out / "index.html"
     write_text_atomic(index, page)
+    write_records(data, out, index)
     return index
