@@ -20,7 +20,7 @@ from bench.report.headline import significance_text, stack_frame
 from bench.report.load import load_report_data
 from bench.spec import CLEAN
 
-ROW = ["dataset", "arch", "recipe", "defense"]
+ROW = ["dataset", "arch", "recipe", "seed", "defense"]
 WORST = "worst"
 
 

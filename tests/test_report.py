@@ -55,6 +55,7 @@ class Cell:
     attack_base: str | None = None
     threat_model: str | None = None
     arch: str = ARCH
+    seed: int = 0
 
 
 @dataclass
@@ -108,9 +109,9 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
     plan: list[tuple[Job, Outcome | None]] = []
     seen: set[str] = set()
     for i, cell in enumerate(run.cells):
-        ref = _classifier(cell.recipe, run.recipe_bases.get(cell.recipe, cell.recipe), cell.arch)
+        ref = _classifier(cell.recipe, run.recipe_bases.get(cell.recipe, cell.recipe), cell.arch, cell.seed)
         stack = _stack(ref, cell.defense, run.spec)
-        train = Job(f"train-{ref.key}", JobKind.TRAIN, f"train {DATASET}/{cell.arch}/{cell.recipe}/seed0", (), TrainTask(ref))
+        train = Job(f"train-{ref.key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref))
         if train.key not in seen:
             plan.append((train, _outcome(train.key, Status.DONE, details={"clean_accuracy": 0.9, "train_seconds": 3.0})))
         for stage in stack:
@@ -121,7 +122,8 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
         seen.add(train.key)
         n = len(cell.correct)
         threat_model = cell.threat_model or cell.threat
-        labels = ResultLabels(dataset=DATASET, arch=cell.arch, recipe=cell.recipe, seed=0, defense=cell.defense, attack=cell.attack,
+        labels = ResultLabels(dataset=DATASET, arch=cell.arch, recipe=cell.recipe, seed=cell.seed, defense=cell.defense,
+                              attack=cell.attack,
                               attack_base=cell.attack_base or cell.attack, threat=cell.threat, threat_model=threat_model,
                               eps=0.0 if cell.attack == "clean" else cell.eps, lam=cell.lam, source=cell.source,
                               source_kind=None if cell.source is None else ("S=T" if cell.source.startswith("same") else "S!=T"),
