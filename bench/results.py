@@ -41,6 +41,8 @@ import torch
 from bench.cache import ArtifactCache
 from bench.errors import UserError
 from bench.export import with_intervals
+from bench.report.headline import stack_frame
+from bench.report.load import load_report_data
 from bench.run_context import ADVSETS
 from bench.store import draw_flags_of, flags_of, results_rows
 from bench.worst import CLEAN
@@ -93,6 +95,11 @@ class Results:
     path: Path
     frame: pd.DataFrame
     advsets: dict[str, str | None]  # job key -> the key of its adversarial set in the artifact cache (None: clean)
+
+    def worst(self) -> pd.DataFrame:
+        """One row per (dataset, arch, recipe, seed, defense): clean and worst accuracies (%) with intervals and the
+        paired gain over none, the numbers of the report's worst-case table (``bench.worst.stack_worst``)."""
+        return stack_frame(load_report_data(self.path))
 
     def flags(self, job_key: str) -> pd.DataFrame:
         """Per-example outcomes of a result: ``correct`` (after the defense, on every draw), ``correct_undefended``

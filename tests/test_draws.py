@@ -72,6 +72,9 @@ def test_load_results_gives_flags_per_draw_and_adversarial_images(natural_cnn, t
     assert flags["correct"].equals(flags[["draw_0", "draw_1", "draw_2"]].all(axis=1))
     assert flags["correct"].sum() == pgd["correct"] and pgd["accuracy"] == 100 * pgd["correct"] / N
     assert pgd["clean_accuracy"] == frame[(frame["defense"] == "Coin") & (frame["attack"] == "clean")]["accuracy"].iloc[0]
+    worst = results.worst().set_index("defense")
+    assert worst.loc["Coin", "worst"] < worst.loc["Coin", "worst_mean_draws"] and worst.loc["Coin", "draws"] == 3
+    assert worst.loc["none", "worst"] <= frame[frame["defense"] == "none"]["accuracy"].min()
     x_adv = results.adversarial(pgd["job_key"])
     assert x_adv.shape == (N, 1, 28, 28) and 0 <= float(x_adv.min()) and float(x_adv.max()) <= 1
     clean = frame[frame["attack"] == "clean"].iloc[0]["job_key"]

@@ -9,6 +9,7 @@ that is still going (what is missing is marked).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from bench.report.adaptive import table_adaptive
 from bench.report.blackbox import table4
 from bench.report.comparisons import comparisons_table
 from bench.report.figures import lambda_figure, sweep_figure
-from bench.report.headline import headline_table, seeds_table
+from bench.report.headline import headline_table, n_label, seeds_table
 from bench.report.load import ReportData, load_report_data
 from bench.report.matrix import table1, table3
 from bench.report.model import DatasetSection, ReportFigure, ReportTable
@@ -61,7 +62,16 @@ def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSec
     if matrix is not None:
         section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset), out_dir))
     section.add(attack_settings(data, dataset), defense_settings(data, dataset))
+    n_text = n_label(data.cells[data.cells["dataset"] == dataset])
+    section.items = [_stating_n(item, n_text) for item in section.items]
     return section
+
+
+def _stating_n(item: ReportTable | ReportFigure, n_text: str) -> ReportTable | ReportFigure:
+    """A table whose note does not open with its n gets the dataset's (every table states the n behind it)."""
+    if not isinstance(item, ReportTable) or not n_text or item.note.startswith("n = "):
+        return item
+    return replace(item, note=f"{n_text} test examples. {item.note}")
 
 
 def _table_context(table: ReportTable, files: dict[str, str]) -> dict[str, Any]:
