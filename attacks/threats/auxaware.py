@@ -1,54 +1,45 @@
-"""The auxiliary-aware objective (Shi et al. 2021; the AID-Purifier paper's eq. 2).
+"""``auxaware``: an iterative attack maximising eq. 2 of the AID-Purifier paper, ``(1 - lam) L_C - lam L_D``.
 
-Maximise ``(1 - lam) * CE(C(x), y) - lam * sum_d L_d(x)`` where ``L_d`` is
-the per-example ``aux_loss`` of each stage that exposes one (for AID, the
-discriminator's loss toward "clean"): the adversarial example must fool C
-while looking clean to the auxiliary networks.  ``lam = 0`` is plain PGD on
-C; ``lam = 1`` ignores C.
+``L_D`` is the auxiliary loss of the stages that expose one (AID's
+discriminator toward "clean"), so the adversarial example must fool C while
+looking clean to them; the ``lam`` axis sweeps the weight (Figure 4).  Success
+flags are those of C.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 
-from attacks.base import Target
-from bench.errors import InvalidInputError
+from attacks.base import Attack, AttackResult, Target
+from attacks.iterative import IterativeAttack
+from attacks.threats.aux_loss import AuxAwareLoss, exposes_aux_loss
+from attacks.threats.model import Axis, Role, ThreatModel
+from attacks.threats.registry import THREATS
 from defenses.base import Defense
 from defenses.stack import Stack
 
 
-def exposes_aux_loss(defense: Defense) -> bool:
-    """True when the defense's class overrides ``Defense.aux_loss``."""
-    return type(defense).aux_loss is not Defense.aux_loss
+@THREATS.register("auxaware")
+class AuxAware(ThreatModel):
+    """The attack on C with eq. 2's objective, one adversarial set per stack and lambda."""
 
+    VERSION = "2"
+    axes = frozenset({Axis.LAM})
+    role = Role.ADAPTIVE
 
-def check_lam(lam: float | None) -> float:
-    if lam is None or isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or not 0 <= lam <= 1:
-        raise InvalidInputError(f"the auxaware threat needs lam in [0, 1] (e.g. --lam 0,0.5,1), got {lam!r}")
-    return float(lam)
+    def refuse_attack(self, attack: Attack) -> str | None:
+        if not isinstance(attack, IterativeAttack):
+            return "the auxaware threat runs on the iterative engine (pgd, mim)"
+        return None
 
+    def refuse_stack(self, stages: Sequence[Defense]) -> str | None:
+        if not any(exposes_aux_loss(d) for d in stages):
+            return "the auxaware threat needs a stage with an auxiliary loss (e.g. aid)"
+        return None
 
-class AuxAwareLoss:
-    """The per-example objective of eq. 2 for a stack and a lambda."""
-
-    def __init__(self, stack: Stack | None, lam: float | None) -> None:
-        self.lam = check_lam(lam)
-        self.stages = [(name, d) for name, d in (stack.stages if stack is not None else []) if exposes_aux_loss(d)]
-        if not self.stages:
-            stack_name = stack.name if stack is not None else "(no stack)"
-            raise InvalidInputError(
-                f"the auxaware threat needs a defense exposing aux_loss (e.g. aid); no stage of {stack_name} does"
-            )
-
-    def __call__(self, target: Target, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        total = (1 - self.lam) * F.cross_entropy(target(x), y, reduction="none")
-        for name, defense in self.stages:
-            aux = defense.aux_loss(x)
-            if aux is None or aux.shape != (len(x),):
-                raise RuntimeError(f"stage {name!r}: aux_loss must return a per-example tensor of shape ({len(x)},), got "
-                                   f"{None if aux is None else tuple(aux.shape)}")
-            total = total - self.lam * aux
-        return total
+    def run(self, attack: Attack, classifier: Target, stack: Stack | None, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+            lam: float | None, generator: torch.Generator | None) -> AttackResult:
+        iterative: IterativeAttack = attack  # type: ignore[assignment]  (refuse_attack, checked by craft)
+        return iterative.with_loss(AuxAwareLoss(stack, lam))(classifier, x, y, eps, generator=generator)

@@ -13,13 +13,13 @@ import math
 
 import pandas as pd
 
+from attacks.threats import Role
 from bench.report.layout import lacking_summary, ordered_rows
 from bench.report.load import DONE, ReportData
 from bench.report.matrix import oblivious_cells
 from bench.report.model import MISSING, PARTIAL, ReportTable
 from bench.report.names import NONE_STACK, slug
 
-ADAPTIVE_MODELS = ("adaptive", "auxaware")
 OBLIVIOUS_COLUMN = "Oblivious"
 ADAPTIVE_COLUMN = "Adaptive"
 
@@ -31,7 +31,7 @@ def _accuracy(cells: pd.DataFrame) -> float:
 
 def table_adaptive(data: ReportData, dataset: str) -> ReportTable | None:
     cells = data.cells[data.cells["dataset"] == dataset]
-    adaptive = cells[cells["threat_model"].isin(ADAPTIVE_MODELS)]
+    adaptive = cells[cells["threat_role"] == Role.ADAPTIVE.value]
     if adaptive.empty:
         return None
     oblivious = oblivious_cells(cells)
@@ -44,7 +44,7 @@ def table_adaptive(data: ReportData, dataset: str) -> ReportTable | None:
         obl = _accuracy(oblivious[same & (oblivious["classifier"] == classifier) & (oblivious["defense"] == defense)])
         adapt = _accuracy(group)
         label = threat
-        if group["threat_model"].iloc[0] == "auxaware" and group["status"].eq(DONE).any():
+        if group["lam"].notna().any() and group["status"].eq(DONE).any():
             worst = group[group["status"] == DONE].sort_values("accuracy").iloc[0]
             label = f"{threat} (worst of {group['lam'].nunique()} lambdas: {worst['lam']:g})"
         none_same = (cells["classifier"] == classifier) & (cells["defense"] == NONE_STACK) & (cells["attack"] == attack)
