@@ -56,7 +56,7 @@ class Start(Choice):
 class Adaptive(ThreatModel):
     """Attack C o purify: BPDA, EOT and unrolled gradients, best iterate, oblivious start."""
 
-    VERSION = "2"
+    VERSION = "3"  # the built-in threats' one version (3: eq. 2 on each stage's own input)
     role = Role.ADAPTIVE
 
     def __init__(self, gradient: GradientMode | str = GradientMode.AUTO, eot_samples: int = DEFAULT_EOT_SAMPLES,

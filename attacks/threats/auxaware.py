@@ -1,7 +1,8 @@
 """``auxaware``: an iterative attack maximising eq. 2 of the AID-Purifier paper, ``(1 - lam) L_C - lam L_D``.
 
 ``L_D`` is the auxiliary loss of the stages that expose one (AID's
-discriminator toward "clean"), so the adversarial example must fool C while
+discriminator toward "clean"), each on that stage's own input
+(``attacks.threats.aux_loss``), so the adversarial example must fool C while
 looking clean to them; the ``lam`` axis sweeps the weight (Figure 4).  Success
 flags are those of C.
 """
@@ -25,7 +26,7 @@ from defenses.stack import Stack
 class AuxAware(ThreatModel):
     """The attack on C with eq. 2's objective, one adversarial set per stack and lambda."""
 
-    VERSION = "2"
+    VERSION = "3"  # the built-in threats' one version (3: eq. 2 on each stage's own input)
     axes = frozenset({Axis.LAM})
     role = Role.ADAPTIVE
 

@@ -21,7 +21,7 @@ from defenses.stack import Stack
 class BlackBox(ThreatModel):
     """Score queries of the defended pipeline, one adversarial set per stack."""
 
-    VERSION = "2"
+    VERSION = "3"  # the built-in threats' one version (3: eq. 2 on each stage's own input)
     role = Role.QUERY
 
     def refuse_attack(self, attack: Attack) -> str | None:

@@ -17,7 +17,7 @@ NAME = "oblivious"
 class Oblivious(ThreatModel):
     """Attack C; evaluate purify-then-C.  One adversarial set serves every stack on the classifier."""
 
-    VERSION = "2"
+    VERSION = "3"  # the built-in threats' one version (3: eq. 2 on each stage's own input)
     depends_on_stack = False
     role = Role.BASELINE
 

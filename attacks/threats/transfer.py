@@ -21,7 +21,7 @@ from defenses.stack import Stack
 class Transfer(ThreatModel):
     """Attack a surrogate; evaluate the pipeline on what fooled it."""
 
-    VERSION = "2"
+    VERSION = "3"  # the built-in threats' one version (3: eq. 2 on each stage's own input)
     depends_on_stack = False
     axes = frozenset({Axis.SOURCES})
     role = Role.TRANSFER
