@@ -116,7 +116,7 @@ def test_the_plugin_threat_runs_from_the_cli_into_the_store_and_the_report(plugi
     out = _run(["run", "--attack", "pgd,square", "--threat", "oblivious,noise", "--n", "20", "--results", str(results),
                 *FAST], plugin_site)
     assert out.returncode == 0, out.stderr
-    assert "worst accuracy (%) per threat" in out.stdout and "noise" in out.stdout
+    assert "lowest accuracy (%) per threat" in out.stdout and "noise" in out.stdout
     with sqlite3.connect(results) as conn:
         rows = conn.execute("SELECT attack, threat_model, accuracy, accuracy_undefended FROM results WHERE threat = 'noise'"
                             ).fetchall()
