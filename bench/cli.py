@@ -153,6 +153,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+COMPARE_DIR = Path("reports") / "compare"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.atomic import write_text_atomic
+    from bench.compare import display_frame, leaderboard
+    from bench.export import to_markdown
+
+    board = leaderboard(args.results, allow_mismatch=args.allow_mismatch)
+    shown = display_frame(board)
+    out = args.output or COMPARE_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"leaderboard.csv": board.to_csv(index=False), "leaderboard.md": to_markdown(shown),
+             "leaderboard.tex": shown.to_latex(index=False, escape=True, na_rep="", float_format="%.2f")}
+    for name, text in files.items():
+        write_text_atomic(out / name, text)
+    sys.stdout.write(to_markdown(shown))
+    print(f"leaderboard: {', '.join(str(out / name) for name in files)}")
+    return 0
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset(s), comma-separated")
     p.add_argument("--arch", help="arch(s), comma-separated (with --checkpoint: the checkpoint's one arch)")
@@ -216,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=["csv", "json", "markdown", "latex"])
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("compare", help="one leaderboard across results databases (csv, markdown, latex)")
+    p.add_argument("results", type=Path, nargs="+")
+    p.add_argument("-o", "--output", type=Path, help=f"folder of the leaderboard files (default: {COMPARE_DIR}/)")
+    p.add_argument("--allow-mismatch", action="store_true",
+                   help="put rows measured under different n, eps, attack settings or threats in one table")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="render the report of a results database")
     p.add_argument("results", type=Path)

@@ -61,12 +61,23 @@ def test_foolbox_wrappers_default_to_the_installed_foolbox_defaults(ours, theirs
     assert {k: mine[k] for k in shared} == foolbox
 
 
+def _with_preset(attack: str):
+    preset = attack_preset("cifar10", attack=attack)
+    return ATTACKS.create(attack, **{k: v for k, v in preset.items() if k != "eps"})
+
+
 def test_mim_paper_preset_matches_foolbox_mim_defaults():
     """The preset says 10 steps, momentum 1.0, no random start: what Foolbox's MI-FGSM does when given only a step."""
     foolbox = _defaults(fb.attacks.LinfMomentumIterativeFastGradientMethod)
-    preset = attack_preset("cifar10", attack="mim")
-    mim = ATTACKS.create("mim", **{k: v for k, v in preset.items() if k != "eps"})
+    mim = _with_preset("mim")
     assert (mim.steps, mim.momentum, mim.random_start) == (foolbox["steps"], foolbox["momentum"], foolbox["random_start"])
+
+
+def test_pgd_paper_preset_matches_foolbox_pgd_defaults():
+    """Table 11's 40 steps are also Foolbox's LinfPGD default, with its random start."""
+    foolbox = _defaults(fb.attacks.LinfPGD)
+    pgd = _with_preset("pgd")
+    assert (pgd.steps, pgd.random_start) == (foolbox["steps"], foolbox["random_start"]) == (40, True)
 
 
 def test_mim_sign_accumulation_is_foolbox_mim(natural_cnn, mnist):

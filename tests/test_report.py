@@ -22,7 +22,10 @@ from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvalResult, Evaluat
 from bench.report import render_report
 from bench.report.layout import best_marks
 from bench.report.load import load_report_data
-from bench.report.matrix import GAIN_PERCENT, GAIN_POINTS, WORST_EXAMPLE, WORST_PAPER, table1, table3
+from bench.report.adaptive import table_adaptive
+from bench.report.comparisons import comparisons_table
+from bench.report.headline import headline_table
+from bench.report.matrix import GAIN_PERCENT, GAIN_POINTS, WORST, WORST_CI, WORST_PAPER, table1, table3
 from bench.report.model import BEST, MISSING, PARTIAL
 from bench.report.plan_labels import parse_evaluate_label
 from bench.report.settings import attack_settings, defense_settings, preset_origin
@@ -52,6 +55,7 @@ class Cell:
     attack_base: str | None = None
     threat_model: str | None = None
     arch: str = ARCH
+    seed: int = 0
 
 
 @dataclass
@@ -105,9 +109,9 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
     plan: list[tuple[Job, Outcome | None]] = []
     seen: set[str] = set()
     for i, cell in enumerate(run.cells):
-        ref = _classifier(cell.recipe, run.recipe_bases.get(cell.recipe, cell.recipe), cell.arch)
+        ref = _classifier(cell.recipe, run.recipe_bases.get(cell.recipe, cell.recipe), cell.arch, cell.seed)
         stack = _stack(ref, cell.defense, run.spec)
-        train = Job(f"train-{ref.key}", JobKind.TRAIN, f"train {DATASET}/{cell.arch}/{cell.recipe}/seed0", (), TrainTask(ref))
+        train = Job(f"train-{ref.key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref))
         if train.key not in seen:
             plan.append((train, _outcome(train.key, Status.DONE, details={"clean_accuracy": 0.9, "train_seconds": 3.0})))
         for stage in stack:
@@ -118,7 +122,8 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
         seen.add(train.key)
         n = len(cell.correct)
         threat_model = cell.threat_model or cell.threat
-        labels = ResultLabels(dataset=DATASET, arch=cell.arch, recipe=cell.recipe, seed=0, defense=cell.defense, attack=cell.attack,
+        labels = ResultLabels(dataset=DATASET, arch=cell.arch, recipe=cell.recipe, seed=cell.seed, defense=cell.defense,
+                              attack=cell.attack,
                               attack_base=cell.attack_base or cell.attack, threat=cell.threat, threat_model=threat_model,
                               eps=0.0 if cell.attack == "clean" else cell.eps, lam=cell.lam, source=cell.source,
                               source_kind=None if cell.source is None else ("S=T" if cell.source.startswith("same") else "S!=T"),
@@ -215,11 +220,53 @@ def test_worst_paper_and_worst_per_example_differ(tmp_path):
     table = table3(data, DATASET)
     none, aid = row(table, "natural", "none"), row(table, "natural", "aid")
     assert (none["Clean"], none["PGD"], none["MIM"]) == (100.0, 50.0, 50.0)
-    assert none[WORST_PAPER] == 50.0 and none[WORST_EXAMPLE] == 0.0  # PGD and MIM break different halves
-    assert aid[WORST_PAPER] == 75.0 and aid[WORST_EXAMPLE] == 50.0  # examples 0 and 3 each fall to one attack
+    assert none[WORST_PAPER] == 50.0 and none[WORST] == 0.0  # PGD and MIM break different halves
+    assert aid[WORST_PAPER] == 75.0 and aid[WORST] == 50.0  # examples 0 and 3 each fall to one attack
     madry = row(table, "madry", "none")
-    assert madry[WORST_PAPER] == 50.0 and madry[WORST_EXAMPLE] == 50.0  # the same examples fall: both agree
+    assert madry[WORST_PAPER] == 50.0 and madry[WORST] == 50.0  # the same examples fall: both agree
     assert list(table.frame.columns[:6]) == ["Section", "Classifier", "Defense", "Clean", "PGD", "MIM"]
+
+
+def test_unqualified_worst_covers_every_threat_and_carries_an_interval(tmp_path):
+    run = hand_run()
+    run.cells.append(Cell("natural", "aid", "pgd", [F, T, T, T], threat="adaptive"))  # breaks example 0, which MIM broke too
+    run.cells.append(Cell("natural", "aid", "square", [T, T, F, T], threat="blackbox"))  # breaks example 2: the worst drops
+    data = load_report_data(write_run(tmp_path / "r.sqlite", run))
+    aid = row(table3(data, DATASET), "natural", "aid")
+    assert aid[WORST_PAPER] == 75.0 and aid[WORST] == 25.0  # the paper's columns miss the black-box attack
+    assert aid[WORST_CI] == "[0.6, 80.6]"  # Clopper-Pearson for 1 of 4
+    headline = row(headline_table(data, DATASET), "natural", "aid")
+    assert headline["Worst"] == 25.0 and headline["Worst (column minimum)"] == 75.0
+    assert headline["Weakest against"] == "pgd/oblivious eps=0.3"
+    assert headline["Gain over none (pts)"] == 25.0 and headline["McNemar p"] == 1.0  # 1 example against 0
+    assert headline["Significance"].startswith("not distinguishable from no defense at n = 4")
+
+
+def test_gains_within_noise_are_marked_in_words(tmp_path):
+    n = 150
+    big = [T] * 120 + [F] * 30
+    run = SyntheticRun([Cell("madry", "none", "clean", big), Cell("madry", "none", "pgd", [T] * 60 + [F] * 90),
+                        Cell("madry", "aid", "clean", big), Cell("madry", "aid", "pgd", [T] * 64 + [F] * 86),  # +4 pts: noise
+                        Cell("madry", "big", "clean", big), Cell("madry", "big", "pgd", [T] * 100 + [F] * 50)])  # +27 pts
+    data = load_report_data(write_run(tmp_path / "r.sqlite", run))
+    table = comparisons_table(data, DATASET)
+    pgd = table.frame[table.frame["Attack"] == "pgd/oblivious eps=0.3"].set_index("Defense")
+    assert pgd.loc["aid", "Significance"] == f"not distinguishable from no defense at n = {n} (McNemar p = 0.125)"
+    assert pgd.loc["big", "Significance"] == "" and pgd.loc["big", "McNemar p"] < 1e-6
+    aid = int(np.flatnonzero((table.frame["Defense"] == "aid") & (table.frame["Attack"] == "pgd/oblivious eps=0.3"))[0])
+    assert table.marks[(aid, "Difference (pts)")] == "weak" and table.note.startswith(f"n = {n}.")
+    headline = headline_table(data, DATASET)
+    assert headline.title.endswith(f"(n = {n})") and row(headline, "madry", "big")["Significance"] == ""
+    html = render_report(data.path, tmp_path / "out").read_text()
+    assert f"not distinguishable from no defense at n = {n}" in html and "[34.6, 51.0]" in html  # aid's worst, 64 of 150
+
+
+def test_adaptive_drop_is_paired(tmp_path):
+    run = hand_run()
+    run.cells.append(Cell("natural", "aid", "pgd", [F, F, F, F], threat="adaptive"))
+    table = table_adaptive(load_report_data(write_run(tmp_path / "r.sqlite", run)), DATASET)
+    (aid,) = table.frame.to_dict("records")
+    assert aid["Drop (pts)"] == 75.0 and aid["McNemar p"] == 0.25 and aid["Drop 95% CI"].startswith("[")
 
 
 def test_gain_over_none_in_points_and_percent(tmp_path):
@@ -251,7 +298,7 @@ def test_partial_run_marks_missing_cells_and_bounds(tmp_path):
     aid, madry = position(table, "natural", "aid"), position(table, "madry", "none")
     assert table.marks[(aid, "MIM")] == MISSING and table.tips[(aid, "MIM")] == "pending"
     assert table.marks[(madry, "MIM")] == MISSING and table.tips[(madry, "MIM")] == "failed: RuntimeError: out of memory"
-    assert table.marks[(aid, WORST_PAPER)] == PARTIAL and table.marks[(aid, WORST_EXAMPLE)] == PARTIAL
+    assert table.marks[(aid, WORST_PAPER)] == PARTIAL and table.marks[(aid, WORST)] == PARTIAL
     assert row(table, "natural", "aid")[WORST_PAPER] == 75.0  # the present columns only: an upper bound
     assert row(table, "natural", "aid")["Missing"] == "pending: MIM"
     assert row(table, "natural", "aid")[GAIN_POINTS] == 25.0 and table.marks[(aid, GAIN_POINTS)] == PARTIAL  # at most
@@ -436,9 +483,23 @@ def test_files_are_written_and_linked(tmp_path):
     assert all((out / n).read_bytes().startswith(b"\x89PNG") for n in names if n.endswith(".png"))
     with open(out / "mnist5k-table3.csv") as f:
         rows = list(csv.DictReader(f))
-    assert {r["Defense"] for r in rows} == {"none", "aid", "aid_n2", "aid_n5"} and "Worst (per example)" in rows[0]
+    assert {r["Defense"] for r in rows} == {"none", "aid", "aid_n2", "aid_n5"} and "Worst" in rows[0]
     assert "\\begin{tabular}" in (out / "mnist5k-table3.tex").read_text()
     assert parser.scripts == 0 and not re.search(r"https?://", index.read_text())  # offline: nothing fetched
+
+
+def test_a_json_record_per_classifier_and_stack(tmp_path):
+    index = render_report(write_run(tmp_path / "r.sqlite", hand_run()), tmp_path / "out")
+    records = {p.name: json.loads(p.read_text()) for p in (index.parent / "records").iterdir()}
+    assert set(records) == {"mnist5k-smallcnn-natural-0-none.json", "mnist5k-smallcnn-natural-0-aid.json",
+                            "mnist5k-smallcnn-madry-0-none.json"}
+    aid = records["mnist5k-smallcnn-natural-0-aid.json"]
+    assert (aid["clean"], aid["worst"], aid["worst_column"], aid["worst_paper"], aid["n"]) == (100.0, 50.0, 75.0, 75.0, 4)
+    assert aid["worst_ci_low"] == pytest.approx(6.76, abs=0.01) and aid["gain"] == 50.0 and aid["gain_p"] == 0.5
+    assert aid["report"] == str(index) and aid["versions"] == {"torch": "2.x", "python": "3.11"}
+    assert aid["code_revision"] == "abc123-dirty" and aid["audit_verdict"] is None and aid["accuracy_unit"] == "percent"
+    assert [(r["attack"], r["accuracy"]) for r in aid["results"]] == [("clean", 100.0), ("pgd", 75.0), ("mim", 75.0)]
+    assert records["mnist5k-smallcnn-natural-0-none.json"]["gain"] is None  # no gain of 'none' over itself
 
 
 def test_names_render_as_text_everywhere(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from attacks.threats import DEFAULT_THREAT
 from bench.errors import UserError
 from bench.external_classifiers import ExternalClassifier
 from bench.hashing import content_key
@@ -15,19 +16,20 @@ CLEAN = "clean"
 USE = "use"
 DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_DRAWS = 5  # evaluations of a randomized stack (the worst over draws is its accuracy)
 ZOO_PREFIX = "robustbench:"
 PRETRAINED = "pretrained"  # the recipe of zoo archs
 
 AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
-                                       "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
+                                       "defenses": ["none"], "attacks": ["pgd"], "threats": [DEFAULT_THREAT]}
 SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
-                            "threads": int, "workers": int}
+                            "threads": int, "workers": int, "draws": int}
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
-TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
-THREAT_PARAMS = ("gradient", "eot_samples", "select", "start", "relu_beta", "aux_lam")
+SEEDS = "seeds"  # several seeds: the whole matrix once per seed (classifier, defense fit and attack)
+TOP_KEYS = (*SCALARS, SEEDS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
 LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -88,6 +90,13 @@ class Spec:
     text: str = ""  # the TOML it came from, for provenance
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
     workers: int | None = None  # job processes; results do not depend on it, so it is not part of the identity
+    draws: int = DEFAULT_DRAWS  # evaluations of each randomized stack
+    seeds: tuple[int, ...] = ()  # the matrix once per seed; empty: ``seed`` alone
+
+    @property
+    def run_seeds(self) -> tuple[int, ...]:
+        """The seeds the matrix runs under."""
+        return self.seeds or (self.seed,)
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description, file text or any file path)."""
@@ -98,6 +107,10 @@ class Spec:
                        for kind in ("recipes", "defenses", "attacks", "threats")}}
         if self.classifiers:
             identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
+        if self.draws != DEFAULT_DRAWS:  # the default is left out: a spec without the key keeps its digest
+            identity["draws"] = self.draws
+        if self.seeds:
+            identity[SEEDS] = list(self.seeds)
         return identity
 
     def digest(self) -> str:
