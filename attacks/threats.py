@@ -22,6 +22,10 @@ runner reuses it for every stack); the others attack the defended pipeline:
   pipeline's loss.  Without a stack the adaptive attack is the plain one;
 - ``blackbox``: a score-based attack (square) querying the whole pipeline.
 
+``trace`` (an ``attacks.trace.AttackTrace``) records the steps of an
+iterative attack (for ``adaptive``, of the attack on the pipeline, not of its
+oblivious start).
+
 Success flags are those of the attacked target: C for ``oblivious`` and
 ``auxaware``, the surrogate for ``transfer``, and for ``adaptive`` and
 ``blackbox`` one forward pass of the real pipeline (one random draw for a
@@ -40,6 +44,7 @@ from attacks.base import Attack, AttackResult, Target, predict
 from attacks.curvature import check_beta
 from attacks.iterative import IterativeAttack
 from attacks.pipeline import DefendedPipeline, Expectation, GradientMode, QueryOnly, check_eot_samples
+from attacks.trace import AttackTrace
 from bench.choice import Choice
 from bench.errors import InvalidInputError
 from defenses.stack import Stack
@@ -100,7 +105,8 @@ def craft(threat: ThreatModel | str, attack: Attack, classifier: Target, stack: 
           y: torch.Tensor, eps: float, *, lam: float | None = None, generator: torch.Generator | None = None,
           gradient: GradientMode | str = GradientMode.AUTO, eot_samples: int = DEFAULT_EOT_SAMPLES,
           select: Selection | str = Selection.BEST, start: Start | str = Start.OBLIVIOUS,
-          relu_beta: float = DEFAULT_RELU_BETA, aux_lam: float | None = None) -> AttackResult:
+          relu_beta: float = DEFAULT_RELU_BETA, aux_lam: float | None = None,
+          trace: AttackTrace | None = None) -> AttackResult:
     """Adversarial examples for ``x`` under ``threat``.
 
     ``classifier`` is the attacked classifier (for ``transfer``, the surrogate);
@@ -116,9 +122,9 @@ def craft(threat: ThreatModel | str, attack: Attack, classifier: Target, stack: 
     if lam is not None and threat is not ThreatModel.AUXAWARE:
         raise InvalidInputError(f"lam applies to the auxaware threat only, not to {threat.value}; leave it unset")
     if threat in (ThreatModel.OBLIVIOUS, ThreatModel.TRANSFER):
-        return attack(classifier, x, y, eps, generator=generator)
+        return _traced(attack, trace)(classifier, x, y, eps, generator=generator)
     if threat is ThreatModel.AUXAWARE:
-        return _auxaware(attack, classifier, stack, x, y, eps, lam, generator)
+        return _traced(_auxaware_attack(attack, stack, lam), trace)(classifier, x, y, eps, generator=generator)
     if threat is ThreatModel.BLACKBOX and not attack.score_based:
         raise InvalidInputError(f"the blackbox threat allows score-based attacks only (square), not {type(attack).__name__}")
     pipeline = DefendedPipeline(classifier, stack, gradient, relu_beta) if stack is not None else classifier
@@ -128,6 +134,7 @@ def craft(threat: ThreatModel | str, attack: Attack, classifier: Target, stack: 
     else:
         if stack is not None:
             attack = _adaptive(attack, classifier, stack, x, y, eps, generator, select, start, aux_lam)
+        attack = _traced(attack, trace)
         result = attack(Expectation(pipeline, eot_samples) if randomized else pipeline, x, y, eps, generator=generator)
     return AttackResult(result.x_adv, predict(pipeline, result.x_adv) != y) if randomized else result
 
@@ -145,8 +152,12 @@ def _adaptive(attack: Attack, classifier: Target, stack: Stack, x: torch.Tensor,
     return attack.with_selection(keep_best=select is Selection.BEST, start=origin)
 
 
-def _auxaware(attack: Attack, classifier: Target, stack: Stack | None, x: torch.Tensor, y: torch.Tensor, eps: float,
-              lam: float | None, generator: torch.Generator | None) -> AttackResult:
+def _traced(attack: Attack, trace: AttackTrace | None) -> Attack:
+    """``attack`` recording its steps into ``trace`` (iterative attacks; others have no steps to record)."""
+    return attack.with_trace(trace) if trace is not None and isinstance(attack, IterativeAttack) else attack
+
+
+def _auxaware_attack(attack: Attack, stack: Stack | None, lam: float | None) -> Attack:
     if not isinstance(attack, IterativeAttack):
         raise InvalidInputError(f"the auxaware threat runs on the iterative engine (pgd, mim), not {type(attack).__name__}")
-    return attack.with_loss(AuxAwareLoss(stack, lam))(classifier, x, y, eps, generator=generator)
+    return attack.with_loss(AuxAwareLoss(stack, lam))

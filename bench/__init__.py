@@ -1,11 +1,12 @@
 """purebench: a benchmark harness for adversarial defenses, input purifiers first."""
 
+import sys
 from typing import Any
 
 from bench.classifiers import load_classifier
 from bench.data import load_dataset
 
-__all__ = ["evaluate", "load_classifier", "load_dataset"]
+__all__ = ["audit", "evaluate", "load_classifier", "load_dataset"]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,4 +15,8 @@ def __getattr__(name: str) -> Any:
         from bench.evaluation import evaluate
 
         return evaluate
+    if name == "audit":  # the package bench.audit, callable as bench.audit(...)
+        import bench.audit
+
+        return sys.modules["bench.audit"]
     raise AttributeError(f"module 'bench' has no attribute {name!r}")

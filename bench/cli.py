@@ -83,10 +83,12 @@ SCALAR_FLAGS = ("n", "seed", "device")
 QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
 
-def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
+def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str], audit: bool = False) -> int:
+    from dataclasses import replace
+
     from bench.run import RunOptions, run_spec
     from bench.run_summary import summary_text
-    from bench.spec import checkpoint_overrides, load_spec
+    from bench.spec import audited, checkpoint_overrides, load_spec
     from bench.store import done_keys
 
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
@@ -94,6 +96,8 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
     if args.checkpoint is not None:
         overrides.update(checkpoint_overrides(args.arch, args.checkpoint, args.recipe))
     spec = load_spec(spec_path, overrides=overrides, assignments=args.set or (), name=args.name)
+    if audit:
+        spec = audited(spec) if args.name is None else replace(audited(spec), name=spec.name)
     options = RunOptions(results=args.results, executor=args.executor, ray_address=args.ray_address, dry_run=args.dry_run,
                          argv=list(argv))
     summary = run_spec(spec, options)
@@ -102,6 +106,10 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
         print(summary.plan.table(done=done_keys(summary.path)))
         return 0
     print(summary_text(summary.path))
+    if summary.plan.spec.audits:
+        from bench.audit.frame import audit_frame, verdict_text
+
+        print("\naudit:\n" + verdict_text(audit_frame(summary.path)))
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
     print(f"\njobs: {counts} ({summary.ran} run now)")
     for label, error in summary.failures:
@@ -116,6 +124,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run(args.spec, args, args.argv)
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The matrix of the spec (cached work is reused) and the audit of each of its (classifier, stack)."""
+    return _run(args.spec, args, args.argv, audit=True)
+
+
 def cmd_main(args: argparse.Namespace) -> int:
     """The main job: configs/quick.toml end to end (training included), then its report."""
     args.report = True
@@ -126,7 +139,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bench.atomic import write_text_atomic
     from bench.export import export
 
-    text = export(args.results, args.format)
+    text = export(args.results, args.format, args.what)
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -201,9 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="write the report after the run")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("audit", help="run a spec's matrix and audit each (classifier, stack): verdicts, worst-case numbers")
+    p.add_argument("spec", nargs="?", type=Path, help="experiment spec (.toml); see configs/")
+    _add_run_flags(p)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--report", action="store_true", help="write the report after the run")
+    p.set_defaults(func=cmd_audit)
+
     p = sub.add_parser("export", help="export a results database as a table")
     p.add_argument("results", type=Path)
     p.add_argument("--format", required=True, choices=["csv", "json", "markdown", "latex"])
+    p.add_argument("--what", default="results", choices=["results", "audit"],
+                   help="results: one row per result; audit: one row per audit check and stack")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
 

@@ -22,7 +22,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
+from bench.jobs import AuditTask, CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
+from bench.predictions import defended_predictions, predict_labels
 from bench.run_context import RunContext
 from defenses.timing import time_purification
 
@@ -56,32 +57,14 @@ def _craft(task: CraftTask, ctx: RunContext) -> JobOutput:
             "success_rate": float(advset.success.float().mean()) if len(advset.success) else 0.0}, None
 
 
-def _predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     model = ctx.classifier(task.classifier).model
     stack = ctx.stack(task.classifier, task.stack, task.seed)
     split = ctx.test_split(task.classifier.dataset, task.labels.n)
     x = split.x if task.advset is None else ctx.advset(task.advset).x_adv
-    undefended = _predict(model, x, task.batch_size, ctx.device) == split.y
-    torch.manual_seed(task.seed)  # randomized stages draw the same noise in every run
-    _sync(ctx.device)
-    begin = time.perf_counter()
-    purified = []
-    with torch.no_grad():
-        for i in range(0, len(x), task.batch_size):
-            purified.append(stack.purify(x[i : i + task.batch_size].to(ctx.device)).cpu())
-    _sync(ctx.device)
-    purify_seconds = time.perf_counter() - begin
-    correct = _predict(model, torch.cat(purified), task.batch_size, ctx.device) == split.y
+    undefended = predict_labels(model, x, task.batch_size, ctx.device) == split.y
+    predicted, purify_seconds = defended_predictions(model, stack, x, task.batch_size, ctx.device, task.seed)
+    correct = predicted == split.y
     result = EvalResult(correct.numpy().astype(bool), undefended.numpy().astype(bool), purify_seconds)
     details: dict[str, Any] = {"accuracy": float(np.mean(result.correct))}
     if task.advset is None:  # once per (classifier, stack), after the flags: its random draws change no result
@@ -91,8 +74,15 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     return details, result
 
 
+def _audit(task: AuditTask, ctx: RunContext) -> JobOutput:
+    from bench.audit.parts import run_part
+
+    checks, flags = run_part(task, ctx)
+    return {"checks": [check.row() for check in checks], "flags": flags}, None
+
+
 RUNNERS: dict[JobKind, Callable[[Task, RunContext], JobOutput]] = {
-    JobKind.TRAIN: _train, JobKind.FIT: _fit, JobKind.CRAFT: _craft, JobKind.EVALUATE: _evaluate,
+    JobKind.TRAIN: _train, JobKind.FIT: _fit, JobKind.CRAFT: _craft, JobKind.EVALUATE: _evaluate, JobKind.AUDIT: _audit,
 }
 
 

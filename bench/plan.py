@@ -222,6 +222,10 @@ class Planner:
             self._evaluate(ref, name, stages, None, ResultLabels(**base, defense=name, attack=CLEAN, attack_base=CLEAN,
                                                                  threat=CLEAN_THREAT, threat_model=CLEAN_THREAT, eps=0.0, lam=None,
                                                                  source=None, source_kind=None, source_classifier=None))
+            if block.audit:
+                from bench.audit.planning import plan_audit
+
+                plan_audit(self, ref, name, stages, n)
         threats = [self.spec.threats.get(t, Component(t, t)) for t in block.threats]
         crafters = {None: (ref, dict(source=None, source_kind=None, source_classifier=None))}
         if any(t.base == "transfer" for t in threats):

@@ -43,6 +43,10 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     [[matrix]]                     # optional blocks: each a cross product of the axes,
     attacks = ["pgd"]              # any axis not set in a block comes from the top level
     threats = ["auxaware"]
+    audit = true                   # also audit each (classifier, stack) of the block (bench.audit);
+                                   # top-level audit = true audits every block
+    [audit_params]                 # the audit's sizes (bench.audit.settings), e.g.
+    n = 50
 
 eps resolution, most specific first: the block's ``eps`` (or ``--eps``), the
 attack's ``eps`` in ``attack_params``, the top-level ``eps``, the attack's
@@ -65,6 +69,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
+from bench.audit.settings import AuditSettings, parse_audit_settings
 from bench.device import DEVICE_CHOICES
 from bench.errors import UnknownNameError, UserError
 from bench.hashing import content_key
@@ -89,7 +94,9 @@ SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": i
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
-TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
+AUDIT, AUDIT_PARAMS = "audit", "audit_params"
+BLOCK_KEYS = (*AXES, AUDIT)
+TOP_KEYS = (*SCALARS, *AXES, AUDIT, AUDIT_PARAMS, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
 THREAT_PARAMS = ("gradient", "eot_samples", "select", "start", "relu_beta", "aux_lam")
 _LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -130,6 +137,14 @@ class Block:
     eps: tuple[float, ...] | None
     lam: tuple[float, ...]
     sources: tuple[TransferSource, ...]
+    audit: bool = False  # plan the audit of each (classifier, stack) of the block
+
+    def identity(self) -> dict[str, Any]:
+        """The block's fields; ``audit`` only when set, so specs without an audit keep their digests."""
+        identity = asdict(self)
+        if not self.audit:
+            identity.pop(AUDIT)
+        return identity
 
 
 @dataclass(frozen=True)
@@ -150,16 +165,23 @@ class Spec:
     default_eps: tuple[float, ...] | None
     text: str = ""  # the TOML it came from, for provenance
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
+    audit_params: AuditSettings = field(default_factory=AuditSettings)
+
+    @property
+    def audits(self) -> bool:
+        return any(block.audit for block in self.blocks)
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description, file text or any file path)."""
         identity = {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size,
-                    "threads": self.threads, "blocks": [asdict(b) for b in self.blocks], "default_eps": self.default_eps,
+                    "threads": self.threads, "blocks": [b.identity() for b in self.blocks], "default_eps": self.default_eps,
                     "attack_eps": self.attack_eps,
                     **{kind: {k: c.identity() for k, c in getattr(self, kind).items()}
                        for kind in ("recipes", "defenses", "attacks", "threats")}}
         if self.classifiers:
             identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
+        if self.audits:
+            identity[AUDIT_PARAMS] = self.audit_params.identity()
         return identity
 
     def digest(self) -> str:
@@ -200,6 +222,13 @@ def load_spec(path: str | Path | None = None, *, overrides: Mapping[str, Any] | 
     if overrides.keys() - {"name"} or assignments:
         return replace(spec, name=f"{spec.name}-{spec.digest()[:8]}")
     return spec
+
+
+def audited(spec: Spec) -> Spec:
+    """``spec`` with every block audited (``run_bench.py audit``); a spec this changes gets the name ``<name>-audit``."""
+    if all(block.audit for block in spec.blocks):
+        return spec
+    return replace(spec, blocks=tuple(replace(block, audit=True) for block in spec.blocks), name=f"{spec.name}-audit")
 
 
 def checkpoint_overrides(arch: str | None, checkpoint: str | Path, recipe: str | None = None) -> dict[str, Any]:
@@ -294,14 +323,14 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     blocks = []
     for i, block_doc in enumerate(blocks_doc):
         where = f"[[matrix]] block {i + 1}" if "matrix" in doc else "the spec"
-        _check_keys(block_doc, AXES, where)
-        inherited = {k: doc[k] for k in AXES if k in doc and k != "eps"}  # top-level eps ranks below an attack's own
+        _check_keys(block_doc, BLOCK_KEYS, where)
+        inherited = {k: doc[k] for k in BLOCK_KEYS if k in doc and k != "eps"}  # top-level eps ranks below an attack's own
         blocks.append(_block({**inherited, **block_doc}, where, recipes, defenses, attacks, threats, classifiers))
     spec = Spec(name=name, description=scalars.get("description", ""), seed=seed, n=n, device=device,
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers)
+                classifiers=classifiers, audit_params=parse_audit_settings(_table(doc, AUDIT_PARAMS), SpecError))
     _check_constructible(spec)
     return spec
 
@@ -343,7 +372,10 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
         raise SpecError(f"the transfer threat in {where} needs sources, e.g. sources = [\"same\", \"vgg19\"] or --source same,vgg19")
     eps = _numbers(doc["eps"], f"eps in {where}", 0.0, math.inf) if "eps" in doc else None
     lam = _numbers(doc["lam"], f"lam in {where}", 0.0, 1.0) if "lam" in doc else DEFAULT_LAMBDAS
-    block = Block(**{k: tuple(v) for k, v in axes.items()}, eps=eps, lam=lam, sources=sources)
+    audit = doc.get(AUDIT, False)
+    if not isinstance(audit, bool):
+        raise SpecError(f"audit in {where} must be true or false, got {audit!r}")
+    block = Block(**{k: tuple(v) for k, v in axes.items()}, eps=eps, lam=lam, sources=sources, audit=audit)
     _check_pairs(block, models, attacks, where)
     if "auxaware" in models.values():
         _check_aux_loss(block, defenses, where)
@@ -538,6 +570,13 @@ def _source(text: str, recipes: Mapping[str, Component], classifiers: Mapping[st
 
 
 # ---------------------------------------------------------------- small checks
+
+
+def _table(doc: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise SpecError(f"{key} must be a table ([{key}] with keys), got {value!r}")
+    return value
 
 
 def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
