@@ -59,8 +59,8 @@ def overall(checks: list[CheckResult], flags: Iterable[np.ndarray], missing: lis
     if failed:
         remedies = "; ".join(f"{c.check}: {remedy(c.evidence)}" for c in failed)
         return CheckResult(OVERALL, Verdict.FAIL, worst, math.nan,
-                           f"unreliable: {', '.join(c.check for c in failed)} failed ({number} is an upper bound at best); "
-                           f"remedy: {remedies}")
+                           f"unreliable: {', '.join(c.check for c in failed)}; remedy: {remedies} (until then {number} is "
+                           "only an upper bound)")
     text = f"{number}, evaluation reliable" + (f" (warnings: {', '.join(warned)})" if warned else "")
     return CheckResult(OVERALL, Verdict.WARN if warned else Verdict.PASS, worst, math.nan, text)
 
