@@ -207,19 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("run", help="run (or resume) a matrix from a spec file and/or flags")
-    p.add_argument("spec", nargs="?", type=Path, help="experiment spec (.toml); see configs/")
-    _add_run_flags(p)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--report", action="store_true", help="write the report after the run")
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("audit", help="run a spec's matrix and audit each (classifier, stack): verdicts, worst-case numbers")
-    p.add_argument("spec", nargs="?", type=Path, help="experiment spec (.toml); see configs/")
-    _add_run_flags(p)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--report", action="store_true", help="write the report after the run")
-    p.set_defaults(func=cmd_audit)
+    for name, func, text in (("run", cmd_run, "run (or resume) a matrix from a spec file and/or flags"),
+                             ("audit", cmd_audit, "run a spec's matrix and audit each (classifier, stack): verdicts, "
+                                                  "worst-case numbers")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("spec", nargs="?", type=Path, help="experiment spec (.toml); see configs/")
+        _add_run_flags(p)
+        p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+        p.add_argument("--report", action="store_true", help="write the report after the run")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("export", help="export a results database as a table")
     p.add_argument("results", type=Path)

@@ -271,3 +271,14 @@ def test_cli_audit_end_to_end(natural_cnn, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "audit:" in out and "=> " in out and "robust accuracy at most" in out
     assert set(audit_frame(db)["defense"]) == {"none"}
+
+
+def test_the_report_opens_with_the_worst_case_and_the_badge(audited, tmp_path):
+    from bench.report import render_report
+
+    index = render_report(audited[1], tmp_path / "report")
+    page = index.read_text()
+    assert page.index("Worst case and audit verdict") < page.index("Audit checks")
+    headline = (tmp_path / "report" / "mnist5k-headline.csv").read_text()
+    assert "Oblivious (paper protocol)" in headline and "unreliable" in headline and "reliable" in headline
+    assert 'class="audit-fail' in page and "binarization" in page

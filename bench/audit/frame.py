@@ -23,6 +23,7 @@ from bench.audit.interval import wilson
 from bench.audit.parts import Part, Role, unpack
 from bench.audit.sanity import transfer_vs_adaptive
 from bench.audit.verdicts import OVERALL, CheckResult, Verdict, skipped
+from bench.jobs import JobKind, Status
 from bench.store import audit_rows, flags_of, job_rows, results_rows
 
 KEY_COLUMNS = ("dataset", "arch", "recipe", "defense")
@@ -79,19 +80,23 @@ def _transfer_check(results: list[dict[str, Any]], flags: dict[str, tuple[np.nda
     return transfer_vs_adaptive(chosen[:m], adaptive[:m], f"{best['source']} ({best['attack']})")
 
 
+def _audit_label(label: str) -> tuple[str, str, str]:
+    """(part, stack, classifier label) of an audit job's label ``audit PART | STACK | CLASSIFIER`` (bench.audit.planning)."""
+    head, stack, classifier = label.split(" | ", 2)
+    return head.removeprefix("audit "), stack, classifier
+
+
 def audit_checks(path: Path | str) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     """Per stack (dataset, arch, recipe, defense, classifier key): its rows, stored and derived, ``overall`` last."""
     stored = audit_rows(path)
-    if not stored and not any(j["kind"] == "audit" for j in job_rows(path)):
-        return {}
-    planned = defaultdict(set)
-    done = defaultdict(set)
+    planned: dict[tuple[str, str], set[str]] = defaultdict(set)
+    done: dict[tuple[str, str], set[str]] = defaultdict(set)
     for job in job_rows(path):
-        if job["kind"] == "audit":
-            part, stack = job["label"].split(" | ")[0].split(" ")[1], job["label"].split(" | ")[1]
-            planned[(job["label"].split(" | ")[2], stack)].add(part)
-            if job["status"] == "done":
-                done[(job["label"].split(" | ")[2], stack)].add(part)
+        if job["kind"] == JobKind.AUDIT.value:
+            part, stack, classifier = _audit_label(job["label"])
+            planned[(classifier, stack)].add(part)
+            if job["status"] == Status.DONE.value:
+                done[(classifier, stack)].add(part)
     results = results_rows(path)
     result_flags = flags_of(path, [r["job_key"] for r in results])
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -116,6 +121,13 @@ def audit_checks(path: Path | str) -> dict[tuple[str, ...], list[dict[str, Any]]
         parts = {r["check"]: r["part"] for r in rows}
         out[key] = [{**base, **c.row(), "part": parts.get(c.check, Part.SANITY.value if c.check != OVERALL else "")}
                     for c in checks]
+    covered = {(f"{k[0]}/{k[1]}/{k[2]}/seed{rows[0]['seed']}", k[3]) for k, rows in groups.items()}
+    for classifier, stack in planned.keys() - covered:  # no part done yet: the stack still gets its overall row
+        dataset, arch, recipe, seed = classifier.rsplit("/", 3)
+        result = overall([], [], sorted(planned[(classifier, stack)] - done[(classifier, stack)]))
+        base = {"dataset": dataset, "arch": arch, "recipe": recipe, "defense": stack, "seed": int(seed.removeprefix("seed")),
+                "n": None, "classifier_key": None, "part": ""}
+        out[(dataset, arch, recipe, stack, classifier)] = [{**base, **result.row()}]
     return out
 
 
