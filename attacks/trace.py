@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from attacks.losses import margins
+
 #: Tensor names of a trace inside an adversarial-set artifact.
 TRACE_TENSORS = ("trace_loss", "trace_margin", "trace_grad_unavailable")
 
@@ -26,8 +28,6 @@ class AttackTrace:
     grad_unavailable: list[torch.Tensor] = field(default_factory=list)  # per step: (N,) bool, zero/NaN/inf gradient
 
     def record(self, loss: torch.Tensor, logits: torch.Tensor | None, y: torch.Tensor, grad: torch.Tensor) -> None:
-        from attacks.losses import margins
-
         flat = grad.detach().flatten(1)
         self.loss.append(loss.detach().float().cpu())
         self.margin.append(margins(logits, y).float().cpu() if logits is not None else torch.full_like(self.loss[-1], float("nan")))

@@ -57,13 +57,13 @@ FORMATS: dict[str, Callable[[pd.DataFrame], str]] = {
 }
 
 
-def export(path: Path | str, fmt: str, what: str = "results") -> str:
-    """The results (``what="results"``) or the audit (``"audit"``) of ``path`` rendered as ``fmt`` (one of ``FORMATS``)."""
-    from bench.audit.frame import audit_frame
-
+def render(frame: pd.DataFrame, fmt: str) -> str:
+    """``frame`` as ``fmt`` (one of ``FORMATS``)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    frames = {"results": results_frame, "audit": audit_frame}
-    if what not in frames:
-        raise UserError(f"unknown export table {what!r}; use one of: {', '.join(frames)}")
-    return FORMATS[fmt](frames[what](path))
+    return FORMATS[fmt](frame)
+
+
+def export(path: Path | str, fmt: str) -> str:
+    """The results of ``path`` rendered as ``fmt`` (one of ``FORMATS``)."""
+    return render(results_frame(path), fmt)

@@ -23,7 +23,7 @@ class JobKind(str, Enum):
     FIT = "fit"  # defense stage on a classifier -> state (cache kind "defenses")
     CRAFT = "craft"  # attack under a threat model -> adversarial set (cache kind "advsets")
     EVALUATE = "evaluate"  # adversarial set (or clean inputs) through a stack -> correct flags
-    AUDIT = "audit"  # checks of one (classifier, stack) -> verdict rows (bench.audit)
+    AUDIT = "audit"  # checks of one (classifier, stack) -> verdict rows (bench.auditing)
 
 
 class Status(str, Enum):
@@ -165,7 +165,7 @@ class AuditLabels:
 class AuditTask:
     """One part of the audit of a (classifier, stack): its checks read the adversarial sets ``crafts`` (by role)."""
 
-    part: str  # a bench.audit.parts.Part value
+    part: str  # a bench.auditing.parts.Part value
     classifier: ClassifierRef
     stack: tuple[StageRef, ...]
     labels: AuditLabels

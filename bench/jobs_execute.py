@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from bench.auditing.parts import run_part
 from bench.jobs import AuditTask, CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
 from bench.predictions import defended_predictions, predict_labels
 from bench.run_context import RunContext
@@ -75,8 +76,6 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
 
 
 def _audit(task: AuditTask, ctx: RunContext) -> JobOutput:
-    from bench.audit.parts import run_part
-
     checks, flags = run_part(task, ctx)
     return {"checks": [check.row() for check in checks], "flags": flags}, None
 

@@ -13,9 +13,9 @@ Tables:
   seconds, dates, device, details (JSON).
 - ``results``: one row per evaluate job; ``flags``: its per-example correct
   flags after the defense and without it, bit-packed.
-- ``audit``: one row per check of each audit job (``bench.audit``): verdict,
+- ``audit``: one row per check of each audit job (``bench.auditing``): verdict,
   value, threshold, evidence; the per-stack ``overall`` row is derived from
-  these and the results when read (``bench.audit.frame``).
+  these and the results when read (``bench.auditing.frame``).
 
 A job's outcome is written in one transaction (job row, result row, flags), so
 a crash leaves either all of it or none.  Primary keys make a second write of

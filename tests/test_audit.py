@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.audit.binarization import binarization_test
-from bench.audit.frame import audit_frame, overall
-from bench.audit.parts import Part
-from bench.audit.sanity import (adaptive_vs_oblivious, blackbox_vs_whitebox, eps_monotone, more_effort, transfer_vs_adaptive,
+from bench.auditing.binarization import binarization_test
+from bench.auditing.frame import audit_frame, overall
+from bench.auditing.parts import Part
+from bench.auditing.sanity import (adaptive_vs_oblivious, blackbox_vs_whitebox, eps_monotone, more_effort, transfer_vs_adaptive,
                                 unbounded)
-from bench.audit.traces import trace_checks, transfer_failure
-from bench.audit.verdicts import OVERALL, CheckResult, Verdict
+from bench.auditing.traces import trace_checks, transfer_failure
+from bench.auditing.verdicts import OVERALL, CheckResult, Verdict
 from bench.cli import main
 from bench.plan import build_plan
 from bench.spec import SpecError, load_spec, parse_spec
@@ -197,7 +197,8 @@ def test_missing_traces_are_skipped_with_the_reason():
 
 
 def test_binarization_fails_an_attack_that_does_nothing_and_passes_pgd(natural_cnn, mnist):
-    from attacks import ATTACKS, craft
+    from attacks import ATTACKS
+    from attacks.threats import craft
 
     x = mnist.test.x[:8]
     stack = Stack([("none", Blur())])

@@ -13,9 +13,9 @@ import math
 
 import pandas as pd
 
-from bench.audit.catalogue import CHECKS
-from bench.audit.frame import audit_checks
-from bench.audit.verdicts import OVERALL, Verdict
+from bench.auditing.catalogue import CHECKS
+from bench.auditing.frame import audit_checks
+from bench.auditing.verdicts import OVERALL, Verdict
 from bench.report.load import DONE, ReportData
 from bench.report.model import ReportTable
 from bench.report.names import slug

@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from attacks.pipeline import DefendedPipeline, autograd_stage, identity_stage
-from bench.audit.binarization import binarization_test
-from bench.audit.declared import declared_checks
-from bench.audit.sanity import adaptive_vs_oblivious, blackbox_vs_whitebox, eps_monotone, more_effort, unbounded
-from bench.audit.traces import trace_checks, transfer_failure
-from bench.audit.verdicts import CheckResult
+from attacks import ATTACKS
+from attacks.threats import DEFAULT_RELU_BETA, craft
+from attacks.threats.pipeline import DefendedPipeline, autograd_stage, identity_stage
+from bench.auditing.binarization import binarization_test
+from bench.auditing.declared import declared_checks
+from bench.auditing.sanity import adaptive_vs_oblivious, blackbox_vs_whitebox, eps_monotone, more_effort, unbounded
+from bench.auditing.traces import trace_checks, transfer_failure
+from bench.auditing.verdicts import CheckResult
 from bench.choice import Choice
 from bench.jobs import AuditTask
 from bench.predictions import defended_predictions
@@ -66,8 +68,6 @@ def unpack(text: str) -> np.ndarray:
 
 
 def _pipeline(model: torch.nn.Module, stack: Stack, threat: dict[str, Any]) -> DefendedPipeline:
-    from attacks.threats import DEFAULT_RELU_BETA
-
     return DefendedPipeline(model, stack, threat.get("gradient", "auto"), threat.get("relu_beta", DEFAULT_RELU_BETA))
 
 
@@ -129,9 +129,6 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
 
 def _binarization(task: AuditTask, ctx: RunContext, model: torch.nn.Module, stack: Stack, x: torch.Tensor,
                   y: torch.Tensor, generator: torch.Generator) -> CheckResult:
-    from attacks import ATTACKS
-    from attacks.threats import craft
-
     params = task.params
     n = params["settings"]["binarization_n"]
     attack = ATTACKS.create("pgd", **{**params["attack"], "restarts": 1})  # one readout per row: no restart subsets

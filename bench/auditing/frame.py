@@ -19,10 +19,10 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from bench.audit.interval import wilson
-from bench.audit.parts import Part, Role, unpack
-from bench.audit.sanity import transfer_vs_adaptive
-from bench.audit.verdicts import OVERALL, CheckResult, Verdict, skipped
+from bench.auditing.interval import wilson
+from bench.auditing.parts import Part, Role, unpack
+from bench.auditing.sanity import transfer_vs_adaptive
+from bench.auditing.verdicts import OVERALL, CheckResult, Verdict, skipped
 from bench.jobs import JobKind, Status
 from bench.store import audit_rows, flags_of, job_rows, results_rows
 
@@ -81,7 +81,7 @@ def _transfer_check(results: list[dict[str, Any]], flags: dict[str, tuple[np.nda
 
 
 def _audit_label(label: str) -> tuple[str, str, str]:
-    """(part, stack, classifier label) of an audit job's label ``audit PART | STACK | CLASSIFIER`` (bench.audit.planning)."""
+    """(part, stack, classifier label) of an audit job's label ``audit PART | STACK | CLASSIFIER`` (bench.auditing.planning)."""
     head, stack, classifier = label.split(" | ", 2)
     return head.removeprefix("audit "), stack, classifier
 

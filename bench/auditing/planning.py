@@ -10,15 +10,30 @@ also asks for (same attack, threat, eps and n) is crafted once.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bench.audit.parts import PART_ROLES, Part, Role
+from bench.auditing.parts import PART_ROLES, Part, Role
+from bench.data import DatasetSplits
 from bench.hashing import content_key
 from bench.jobs import AttackRef, AuditLabels, AuditTask, ClassifierRef, Job, JobKind, StageRef, ThreatRef
-from bench.spec import Component
+from bench.spec import Component, Spec
 
-if TYPE_CHECKING:
-    from bench.plan import Planner
+
+class Planner(Protocol):
+    """What the audit uses of ``bench.plan.Planner`` (which calls ``plan_audit`` for each audited stack)."""
+
+    spec: Spec
+
+    def _attack(self, label: str, dataset: str) -> tuple[AttackRef, tuple[float, ...], dict[str, Any]]: ...
+
+    def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
+               threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job: ...
+
+    def _add(self, job: Job, consumer: str) -> Job: ...
+
+    def _instance(self, kind: str, comp: Component) -> Any: ...
+
+    def _dataset(self, name: str) -> DatasetSplits: ...
 
 #: Bump when a check changes what it concludes from the same inputs (it enters the audit jobs' keys).
 VERSION = "1"

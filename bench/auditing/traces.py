@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from bench.audit.verdicts import CheckResult, Verdict, graded, skipped
+from bench.auditing.verdicts import CheckResult, Verdict, graded, skipped
 
 SILENT_FAIL = 0.05
 INCOMPLETE_FAIL, INCOMPLETE_WARN = 0.20, 0.05

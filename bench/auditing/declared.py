@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attacks.pipeline import DefendedPipeline
-from bench.audit.verdicts import CheckResult, Verdict, graded, skipped
+from attacks.threats.pipeline import DefendedPipeline
+from bench.auditing.verdicts import CheckResult, Verdict, graded, skipped
 from defenses.probes import probe_batch_dependence, probe_gradients, probe_probabilities, probe_randomness
 from defenses.stack import Stack
 

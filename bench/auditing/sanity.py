@@ -18,8 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.audit.interval import wilson
-from bench.audit.verdicts import CheckResult, Verdict
+from bench.auditing.interval import wilson
+from bench.auditing.verdicts import CheckResult, Verdict
 
 
 def _acc(flags: np.ndarray) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.audit.verdicts import OVERALL
+from bench.auditing.verdicts import OVERALL
 
 CHECKS: dict[str, str] = {
     "randomness": "Two identical purifications must agree unless a stage declares randomized (else attacks ran without EOT).",

@@ -1,7 +1,7 @@
 """What one audit check concludes: a verdict, the number measured, the threshold it was read against, and why.
 
 Every check returns ``CheckResult`` rows; the results store keeps them in its
-``audit`` table, and ``bench.audit.frame`` turns them (with the per-stack
+``audit`` table, and ``bench.auditing.frame`` turns them (with the per-stack
 ``overall`` row) into the table users see.
 """
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.audit.verdicts import CheckResult, Verdict, graded, skipped
+from bench.auditing.verdicts import CheckResult, Verdict, graded, skipped
 from defenses.stack import Stack
 
 #: Share of feasible test problems the attack may miss: above FAIL it is too weak for the defense.
