@@ -64,10 +64,17 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     split = ctx.test_split(task.classifier.dataset, task.labels.n)
     x = split.x if task.advset is None else ctx.advset(task.advset).x_adv
     undefended = predict_labels(model, x, task.batch_size, ctx.device) == split.y
-    predicted, purify_seconds = defended_predictions(model, stack, x, task.batch_size, ctx.device, task.seed)
-    correct = predicted == split.y
-    result = EvalResult(correct.numpy().astype(bool), undefended.numpy().astype(bool), purify_seconds)
+    draws, purify_seconds = [], 0.0
+    for draw in range(task.draws):  # randomized stages draw the same noise in every run, other noise per draw
+        predicted, seconds = defended_predictions(model, stack, x, task.batch_size, ctx.device, task.seed + draw)
+        draws.append((predicted == split.y).numpy().astype(bool))
+        purify_seconds = purify_seconds or seconds  # the first draw's: comparable with a deterministic stack's
+    correct_draws = np.stack(draws)
+    result = EvalResult(correct_draws.all(axis=0), undefended.numpy().astype(bool), purify_seconds,
+                        correct_draws if task.draws > 1 else None)
     details: dict[str, Any] = {"accuracy": float(np.mean(result.correct))}
+    if task.draws > 1:
+        details["accuracy_mean_draws"] = float(correct_draws.mean())
     if task.advset is None:  # once per (classifier, stack), after the flags: its random draws change no result
         timing = time_purification(stack.purify, split.x[:TIMING_SINGLE_IMAGES].to(ctx.device), batch_size=TIMING_BATCH_SIZE,
                                    single_images=TIMING_SINGLE_IMAGES, warm_batch=False)  # warm: it just purified x

@@ -19,12 +19,13 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from bench.auditing.interval import wilson
 from bench.auditing.parts import Part, Role, unpack
 from bench.auditing.sanity import transfer_vs_adaptive
 from bench.auditing.verdicts import OVERALL, CheckResult, Verdict, skipped
 from bench.jobs import JobKind, Status
-from bench.store import audit_rows, flags_of, job_rows, results_rows
+from bench.statistics import Interval, accuracy_interval, flags_interval
+from bench.store import audit_rows, draw_flags_of, job_rows, results_rows
+from bench.worst import counted, survivors
 
 KEY_COLUMNS = ("dataset", "arch", "recipe", "defense")
 AUDIT_COLUMNS = (*KEY_COLUMNS, "check", "verdict", "value", "threshold", "evidence")
@@ -36,14 +37,13 @@ def remedy(evidence: str) -> str:
     return evidence.partition("; ")[2] or evidence
 
 
-def _worst(flags: Iterable[np.ndarray]) -> tuple[float, int, int]:
-    """Per-example worst case over ``flags`` on their common first examples: (accuracy, correct, n)."""
-    flags = [f for f in flags if len(f)]
+def _worst(flags: Iterable[np.ndarray]) -> Interval:
+    """Per-example worst case over ``flags`` (each (n,) or (draws, n)) on their common first examples, with its interval."""
+    flags = [f for f in flags if np.shape(f)[-1]]
     if not flags:
-        return math.nan, 0, 0
-    m = min(len(f) for f in flags)
-    survived = np.logical_and.reduce([f[:m] for f in flags])
-    return float(survived.mean()), int(survived.sum()), m
+        return accuracy_interval(0, 0)
+    m = min(np.shape(f)[-1] for f in flags)
+    return flags_interval(survivors([np.asarray(f)[..., :m] for f in flags]))
 
 
 def overall(checks: list[CheckResult], flags: Iterable[np.ndarray], missing: list[str]) -> CheckResult:
@@ -51,8 +51,8 @@ def overall(checks: list[CheckResult], flags: Iterable[np.ndarray], missing: lis
     if missing:
         return skipped(OVERALL, f"the audit is incomplete (parts not done: {', '.join(missing)}); run the audit again to "
                                 "finish it")
-    worst, correct, n = _worst(flags)
-    low, high = wilson(correct, n)
+    interval = _worst(flags)
+    worst, low, high, n = interval.value, interval.low, interval.high, interval.n
     failed = [c for c in checks if c.verdict is Verdict.FAIL]
     warned = [c.check for c in checks if c.verdict is Verdict.WARN]
     number = (f"robust accuracy at most {100 * worst:.1f}% (worst over every attack and threat run; n = {n}, "
@@ -66,7 +66,7 @@ def overall(checks: list[CheckResult], flags: Iterable[np.ndarray], missing: lis
     return CheckResult(OVERALL, Verdict.WARN if warned else Verdict.PASS, worst, math.nan, text)
 
 
-def _transfer_check(results: list[dict[str, Any]], flags: dict[str, tuple[np.ndarray, np.ndarray]],
+def _transfer_check(results: list[dict[str, Any]], flags: dict[str, np.ndarray],
                     adaptive: np.ndarray | None) -> CheckResult:
     transfer = [r for r in results if r["threat_model"] == "transfer" and r["job_key"] in flags]
     if adaptive is None:
@@ -75,7 +75,7 @@ def _transfer_check(results: list[dict[str, Any]], flags: dict[str, tuple[np.nda
         return skipped("transfer_vs_adaptive", "no transfer attack ran against this stack; add threats = [\"transfer\"] "
                                                "with sources to compare")
     best = min(transfer, key=lambda r: r["accuracy"])
-    chosen = flags[best["job_key"]][0]
+    chosen = flags[best["job_key"]].all(axis=0)
     m = min(len(chosen), len(adaptive))
     return transfer_vs_adaptive(chosen[:m], adaptive[:m], f"{best['source']} ({best['attack']})")
 
@@ -98,7 +98,8 @@ def audit_checks(path: Path | str) -> dict[tuple[str, ...], list[dict[str, Any]]
             if job["status"] == Status.DONE.value:
                 done[(classifier, stack)].add(part)
     results = results_rows(path)
-    result_flags = flags_of(path, [r["job_key"] for r in results])
+    result_flags = draw_flags_of(path, [r["job_key"] for r in results])
+    worst_keys = set(counted(pd.DataFrame(results))["job_key"]) if results else set()  # each attack at its main eps
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     details: dict[tuple[str, ...], dict[str, str]] = defaultdict(dict)
     for row in stored:
@@ -115,7 +116,7 @@ def audit_checks(path: Path | str) -> dict[tuple[str, ...], list[dict[str, Any]]
         checks.append(_transfer_check(mine, result_flags, adaptive))
         label = f"{key[0]}/{key[1]}/{key[2]}/seed{base['seed']}"
         missing = sorted(planned[(label, key[3])] - done[(label, key[3])])
-        flags = [result_flags[r["job_key"]][0] for r in mine if r["job_key"] in result_flags]
+        flags = [result_flags[r["job_key"]] for r in mine if r["job_key"] in result_flags and r["job_key"] in worst_keys]
         flags += [unpack(v) for v in packed.values()]
         checks.append(overall(checks, flags, missing))
         parts = {r["check"]: r["part"] for r in rows}

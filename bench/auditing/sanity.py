@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.auditing.interval import wilson
+from bench.statistics import flags_interval
 from bench.auditing.verdicts import CheckResult, Verdict
 
 
@@ -27,7 +27,8 @@ def _acc(flags: np.ndarray) -> float:
 
 
 def _ci(flags: np.ndarray) -> tuple[float, float]:
-    return wilson(int(np.sum(flags)), len(flags))
+    interval = flags_interval(flags)
+    return interval.low, interval.high
 
 
 def not_above(check: str, stronger: np.ndarray, weaker: np.ndarray, what: str, remedy: str) -> CheckResult:
