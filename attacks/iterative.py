@@ -74,6 +74,8 @@ def iterate(
     box = ((x - eps).clamp_(min=0.0), (x + eps).clamp_(max=1.0)) if norm is Norm.LINF else None
     best = BestIterate(x_adv) if keep_best else None
     recorded = RecordedLogits(target) if keep_best or trace is not None else target
+    if trace is not None:
+        trace.begin()
     for _ in range(steps):
         x_adv.requires_grad_(True)
         if recorded is not target:

@@ -4,7 +4,10 @@ The engine already evaluates the target on every iterate for its loss (and,
 with ``keep_best``, keeps the outputs); recording the per-example loss, the
 margin (best other logit minus the true one; > 0 when the target errs) and
 whether the input gradient was usable costs a few small copies per step.
-Only each batch's first restart is recorded: it covers every example.
+Only each batch's first restart is recorded: it covers every example.  A
+trace keeps the last run of the engine it was given to: an adaptive attack
+first runs the same attack against the classifier alone (its oblivious
+start), then against the pipeline, and the trace holds the latter.
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ class AttackTrace:
     loss: list[torch.Tensor] = field(default_factory=list)  # per step: (N,)
     margin: list[torch.Tensor] = field(default_factory=list)  # per step: (N,)
     grad_unavailable: list[torch.Tensor] = field(default_factory=list)  # per step: (N,) bool, zero/NaN/inf gradient
+
+    def begin(self) -> None:
+        """Forget what an earlier run recorded: the trace is of the run starting now."""
+        self.loss.clear()
+        self.margin.clear()
+        self.grad_unavailable.clear()
 
     def record(self, loss: torch.Tensor, logits: torch.Tensor | None, y: torch.Tensor, grad: torch.Tensor) -> None:
         flat = grad.detach().flatten(1)

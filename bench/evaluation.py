@@ -18,8 +18,9 @@ from typing import Any, Sequence, Union
 import pandas as pd
 from torch import nn
 
+from attacks.threats import DEFAULT_THREAT
 from bench.errors import UserError
-from bench.export import results_frame
+from bench.results import load_results
 from bench.external_classifiers import MODULE
 from bench.run import RunOptions, run_spec
 from bench.spec import SpecError, checkpoint_overrides, parse_spec
@@ -36,20 +37,20 @@ class EvaluationFailed(RuntimeError):
 
 def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k",
              defenses: DefenseEntry | Sequence[DefenseEntry] = ("none",), attacks: str | Sequence[str] = ("pgd",),
-             threat: str | Sequence[str] = "oblivious", n: int | None = None, eps: float | str | Sequence[float | str] | None = None,
+             threat: str | Sequence[str] = DEFAULT_THREAT, n: int | None = None, eps: float | str | Sequence[float | str] | None = None,
              *, arch: str | None = None, seed: int = 0, device: str = "auto", name: str | None = None,
              results: str | os.PathLike | None = None, progress: bool = True, **spec_keys: Any) -> pd.DataFrame:
-    """Accuracy of ``classifier`` under each defense stack and attack: one row per result, the columns of ``export``.
+    """Accuracy of ``classifier`` under each defense stack and attack: one row per result (``bench.results`` documents the columns).
 
     The arguments are those of ``run_evaluation``, which says what they mean.
     """
-    return results_frame(run_evaluation(classifier, dataset, defenses, attacks, threat, n, eps, arch=arch, seed=seed,
-                                        device=device, name=name, results=results, progress=progress, **spec_keys))
+    return load_results(run_evaluation(classifier, dataset, defenses, attacks, threat, n, eps, arch=arch, seed=seed,
+                                       device=device, name=name, results=results, progress=progress, **spec_keys)).frame
 
 
 def run_evaluation(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k",
                    defenses: DefenseEntry | Sequence[DefenseEntry] = ("none",), attacks: str | Sequence[str] = ("pgd",),
-                   threat: str | Sequence[str] = "oblivious", n: int | None = None,
+                   threat: str | Sequence[str] = DEFAULT_THREAT, n: int | None = None,
                    eps: float | str | Sequence[float | str] | None = None, *, arch: str | None = None, seed: int = 0,
                    device: str = "auto", name: str | None = None, results: str | os.PathLike | None = None,
                    progress: bool = True, **spec_keys: Any) -> Path:

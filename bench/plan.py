@@ -28,8 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from attacks import ATTACKS, attack_preset
 from attacks.iterative import IterativeAttack
-from attacks.threats import VERSION as THREATS_VERSION
-from attacks.threats import ThreatModel
+from attacks.threats import DEFAULT_THREAT, THREATS, Axis, ThreatModel
 from bench.auditing.planning import plan_audit
 from bench.classifiers import ClassifierId, classifier_key
 from bench.data import DatasetSplits, load_dataset
@@ -43,7 +42,7 @@ from bench.plan_sources import TransferSource
 from bench.spec import CLEAN, ZOO_PREFIX, Block, Component, Spec, SpecError
 from defenses import DEFENSES, parse_stack
 
-CLEAN_THREAT = "oblivious"  # the clean column belongs with the paper's oblivious tables
+CLEAN_THREAT = DEFAULT_THREAT  # the clean column belongs with the paper's oblivious tables
 
 
 @dataclass
@@ -88,10 +87,13 @@ class Planner:
         self._data = self.plan.datasets
         self._instances: dict[tuple[str, str], Any] = {}
         self._pairs: set[tuple[str, str]] = set()
+        self.seed = spec.seed  # of the jobs being planned: the matrix is planned once per seed of the spec
 
     def build(self) -> Plan:
-        for block in self.spec.blocks:
-            self._block(block)
+        for seed in self.spec.run_seeds:
+            self.seed = seed
+            for block in self.spec.blocks:
+                self._block(block)
         return self.plan
 
     # -- helpers -------------------------------------------------------------
@@ -132,7 +134,7 @@ class Planner:
     def _instance(self, kind: str, comp: Component) -> Any:
         if comp.instance is not None:
             return comp.instance
-        registry = {"defense": DEFENSES, "attack": ATTACKS}[kind]
+        registry = {"defense": DEFENSES, "attack": ATTACKS, "threat": THREATS}[kind]
         if (kind, comp.label) not in self._instances:
             self._instances[(kind, comp.label)] = registry.create(comp.base, **comp.params)
         return self._instances[(kind, comp.label)]
@@ -156,7 +158,7 @@ class Planner:
         ext = self.spec.classifiers[label]
         data = self._dataset(dataset)
         key = external_key(ext, data)
-        ref = ClassifierRef(dataset, ext.arch, label, ext.source, {}, self.spec.seed, key, external=ext)
+        ref = ClassifierRef(dataset, ext.arch, label, ext.source, {}, self.seed, key, external=ext)
         if f"train-{key}" not in self.plan.jobs:
             check_external(ext, data)
         self._add(Job(f"train-{key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref)), consumer)
@@ -167,16 +169,16 @@ class Planner:
         for label in parse_stack(name):
             comp = self.spec.defenses.get(label, Component(label, label))
             defense = self._instance("defense", comp)
-            key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.identity(), "seed": self.spec.seed})
+            key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.identity(), "seed": self.seed})
             fit_key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.fit_identity(),
-                                   "seed": self.spec.seed})
+                                   "seed": self.seed})
             if comp.digest is not None:  # an object from Python: its weights and attributes count too
                 key, fit_key = (content_key({"stage": k, "object": comp.digest}) for k in (key, fit_key))
             stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance,
                              bool(defense.randomized))
             if stage.needs_fit:
                 self._add(Job(stage.fit_job, JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
-                              FitTask(ref, stage, self.spec.seed)), f"{ref.key}/{name}")
+                              FitTask(ref, stage, self.seed)), f"{ref.key}/{name}")
             stages.append(stage)
         return tuple(stages)
 
@@ -191,12 +193,12 @@ class Planner:
         return AttackRef(label, comp.base, params), eps, code
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
-               threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job:
+               threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job:
         key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
                            "attack": {"base": attack.base, "params": attack.params, **code},
-                           "threat": {"model": threat.model, "params": threat.params, "version": THREATS_VERSION},
-                           "eps": eps, "lam": lam, "seed": self.spec.seed, "n": n, "batch_size": self.spec.batch_size})
-        task = CraftTask(key, target, stack, attack, threat, eps, lam, self.spec.seed, n, self.spec.batch_size)
+                           "threat": {"model": threat.model, "params": threat.params, "version": version},
+                           "eps": eps, "lam": lam, "seed": self.seed, "n": n, "batch_size": self.spec.batch_size})
+        task = CraftTask(key, target, stack, attack, threat, eps, lam, self.seed, n, self.spec.batch_size)
         deps = (f"train-{target.key}",) + tuple(s.fit_job for s in stack or () if s.needs_fit)
         versus = f" vs {'+'.join(s.label for s in stack)}" if stack is not None else ""
         lam_text = f" lam={lam:g}" if lam is not None else ""
@@ -207,7 +209,7 @@ class Planner:
     def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels,
                   draws: int) -> str:
         identity = {"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
-                    "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
+                    "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.seed,
                     "batch_size": self.spec.batch_size}
         return "evaluate-" + content_key({**identity, "draws": draws} if draws > 1 else identity)
 
@@ -221,7 +223,7 @@ class Planner:
         what += f" lam={labels.lam:g}" if labels.lam is not None else ""
         what += f" from {labels.source}" if labels.source else ""
         self._add(Job(key, JobKind.EVALUATE, f"evaluate {stack_name} | {what} | {ref.label()}", deps,
-                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size, draws)), key)
+                      EvaluateTask(ref, stack, advset, labels, self.seed, self.spec.batch_size, draws)), key)
 
     # -- the matrix ----------------------------------------------------------
 
@@ -233,7 +235,7 @@ class Planner:
                     self._cells(block, self._external(dataset, arch, "target"), n)
                     continue
                 for recipe in block.recipes:
-                    self._cells(block, self._classifier(dataset, arch, recipe, self.spec.seed, "target"), n)
+                    self._cells(block, self._classifier(dataset, arch, recipe, self.seed, "target"), n)
 
     def _cells(self, block: Block, ref: ClassifierRef, n: int) -> None:
         stacks = {name: self._stack(ref, name) for name in block.defenses}
@@ -245,18 +247,19 @@ class Planner:
             if block.audit:
                 plan_audit(self, ref, name, stages, n)
         threats = [self.spec.threats.get(t, Component(t, t)) for t in block.threats]
+        models: dict[str, ThreatModel] = {comp.label: self._instance("threat", comp) for comp in threats}
         crafters = {None: (ref, dict(source=None, source_kind=None, source_classifier=None))}
-        if any(t.base == "transfer" for t in threats):
+        if any(Axis.SOURCES in model.axes for model in models.values()):
             crafters.update({source: self._surrogate(ref, source) for source in block.sources})
         for attack_label in block.attacks:
             attack, default_eps, code = self._attack(attack_label, ref.dataset)
             for comp in threats:
-                threat = ThreatRef(comp.label, comp.base, dict(comp.params))
+                threat, model = ThreatRef(comp.label, comp.base, dict(comp.params)), models[comp.label]
                 for eps in block.eps or default_eps:
-                    for lam in block.lam if threat.model == "auxaware" else (None,):
-                        for source in block.sources if threat.model == "transfer" else (None,):
+                    for lam in block.lam if Axis.LAM in model.axes else (None,):
+                        for source in block.sources if Axis.SOURCES in model.axes else (None,):
                             crafter, source_labels = crafters[source]
-                            self._cell(ref, stacks, crafter, attack, code, threat, eps, lam, {**base, **source_labels})
+                            self._cell(ref, stacks, crafter, attack, code, threat, model, eps, lam, {**base, **source_labels})
 
     def _surrogate(self, ref: ClassifierRef, source: TransferSource) -> tuple[ClassifierRef, dict[str, Any]]:
         if ref.external is not None and source.recipe is None and source.arch not in self.spec.classifiers:
@@ -270,13 +273,14 @@ class Planner:
                              source_classifier=crafter.label())
 
     def _cell(self, ref: ClassifierRef, stacks: dict[str, tuple[StageRef, ...]], crafter: ClassifierRef, attack: AttackRef,
-              code: dict[str, Any], threat: ThreatRef, eps: float, lam: float | None, labels: dict[str, Any]) -> None:
+              code: dict[str, Any], threat: ThreatRef, model: ThreatModel, eps: float, lam: float | None,
+              labels: dict[str, Any]) -> None:
         """One attack setting against every stack: a set per stack, or one shared set when the threat allows."""
-        per_stack = ThreatModel(threat.model).depends_on_stack
+        per_stack = model.depends_on_stack
         for name, stages in stacks.items():
             result_labels = ResultLabels(**labels, defense=name, attack=attack.label, attack_base=attack.base,
                                          threat=threat.label, threat_model=threat.model, eps=eps, lam=lam)
-            craft = self._craft(crafter, stages if per_stack else None, attack, code, threat, eps, lam, labels["n"],
+            craft = self._craft(crafter, stages if per_stack else None, attack, code, threat, model.VERSION, eps, lam, labels["n"],
                                 consumer=f"{ref.key}/{name}/{result_labels}")
             self._evaluate(ref, name, stages, craft, result_labels)
 

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 import torch
 
 from attacks import ATTACKS
-from attacks.threats import craft
+from attacks.iterative import IterativeAttack
+from attacks.threats import threat_model
 from attacks.trace import TRACE_TENSORS, AttackTrace, concat_traces
 from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
@@ -144,6 +145,7 @@ class RunContext:
         model = self.classifier(task.target).model
         stack = self.stack(task.target, task.stack, task.seed) if task.stack is not None else None
         attack = ATTACKS.create(task.attack.base, **task.attack.params)
+        threat = threat_model(task.threat.model, **task.threat.params)
         split = self.test_split(task.target.dataset, task.n)
         generator = torch.Generator(device=self.device).manual_seed(task.seed)
         begin = time.perf_counter()
@@ -152,8 +154,8 @@ class RunContext:
             x = split.x[i : i + task.batch_size].to(self.device)
             y = split.y[i : i + task.batch_size].to(self.device)
             trace = AttackTrace()
-            result = craft(task.threat.model, attack, model, stack, x, y, task.eps, lam=task.lam, generator=generator,
-                           trace=trace, **task.threat.params)
+            traced = attack.with_trace(trace) if isinstance(attack, IterativeAttack) else attack
+            result = threat.craft(traced, model, stack, x, y, task.eps, lam=task.lam, generator=generator)
             xs.append(result.x_adv.detach().cpu())
             successes.append(result.success.cpu())
             traces.append(trace.tensors() if not trace.empty else {})

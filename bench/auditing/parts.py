@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from attacks import ATTACKS
-from attacks.threats import DEFAULT_RELU_BETA, craft
+from attacks.threats import craft
+from attacks.threats.adaptive import DEFAULT_RELU_BETA
 from attacks.threats.pipeline import DefendedPipeline, autograd_stage, identity_stage
 from bench.auditing.binarization import binarization_test
 from bench.auditing.declared import declared_checks
@@ -135,7 +136,7 @@ def _binarization(task: AuditTask, ctx: RunContext, model: torch.nn.Module, stac
     attack_generator = torch.Generator(device=ctx.device).manual_seed(task.seed)
 
     def run(binarized: torch.nn.Module, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-        return craft("adaptive", attack, binarized, stack, xs, ys, params["eps"], generator=attack_generator,
+        return craft(params["threat_base"], attack, binarized, stack, xs, ys, params["eps"], generator=attack_generator,
                      **params["threat"]).x_adv
 
     return binarization_test(model, stack, x[:n].to(ctx.device), params["eps"], params["settings"]["binarization_inner"], run,

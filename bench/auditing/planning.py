@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from bench.auditing.parts import PART_ROLES, Part, Role
-from bench.data import DatasetSplits
+from bench.data.metadata import DatasetInfo
 from bench.hashing import content_key
 from bench.jobs import AttackRef, AuditLabels, AuditTask, ClassifierRef, Job, JobKind, StageRef, ThreatRef
 from bench.spec import Component, Spec
@@ -23,17 +23,19 @@ class Planner(Protocol):
     """What the audit uses of ``bench.plan.Planner`` (which calls ``plan_audit`` for each audited stack)."""
 
     spec: Spec
+    seed: int  # of the jobs being planned
 
     def _attack(self, label: str, dataset: str) -> tuple[AttackRef, tuple[float, ...], dict[str, Any]]: ...
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
-               threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job: ...
+               threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job: ...
 
     def _add(self, job: Job, consumer: str) -> Job: ...
 
     def _instance(self, kind: str, comp: Component) -> Any: ...
 
-    def _dataset(self, name: str) -> DatasetSplits: ...
+    def _info(self, name: str) -> DatasetInfo: ...
+
 
 #: Bump when a check changes what it concludes from the same inputs (it enters the audit jobs' keys).
 VERSION = "1"
@@ -73,19 +75,19 @@ def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[St
     consumer = f"{ref.key}/{name}/audit"
     crafts: dict[Role, Job] = {}
     for role, (attack, attack_code, threat, role_eps) in variants.items():
-        per_stack = threat.model not in ("oblivious", "transfer")
-        crafts[role] = planner._craft(ref, stages if per_stack else None, attack, attack_code, threat, role_eps, None, n,
-                                      consumer=f"{consumer}/{role.value}")
+        model = planner._instance("threat", Component(threat.label, threat.model, threat.params))
+        crafts[role] = planner._craft(ref, stages if model.depends_on_stack else None, attack, attack_code, threat,
+                                      model.VERSION, role_eps, None, n, consumer=f"{consumer}/{role.value}")
     labels = AuditLabels(ref.dataset, ref.arch, ref.recipe, ref.seed, name, n)
-    params = {"settings": settings.identity(), "eps": eps, "attack": dict(pgd.params), "threat": dict(adaptive.params),
-              "effort_steps": effort_steps, "classes": planner._dataset(ref.dataset).num_classes}
+    params = {"settings": settings.identity(), "eps": eps, "attack": dict(pgd.params), "threat": dict(adaptive.params), "threat_base": adaptive.model,
+              "effort_steps": effort_steps, "classes": planner._info(ref.dataset).num_classes}
     base_deps = (f"train-{ref.key}",) + tuple(s.fit_job for s in stages if s.needs_fit)
     for part in Part:
         used = tuple((role.value, crafts[role].task) for role in PART_ROLES[part])
         key = "audit-" + content_key({"kind": "audit", "part": part.value, "version": VERSION, "classifier": ref.key,
                                       "stack": [s.key for s in stages], "crafts": {r: t.key for r, t in used},
-                                      "params": params, "labels": asdict(labels), "seed": spec.seed,
+                                      "params": params, "labels": asdict(labels), "seed": planner.seed,
                                       "batch_size": spec.batch_size})
-        task = AuditTask(part.value, ref, stages, labels, used, params, spec.seed, spec.batch_size)
+        task = AuditTask(part.value, ref, stages, labels, used, params, planner.seed, spec.batch_size)
         deps = base_deps + tuple(crafts[role].key for role in PART_ROLES[part])
         planner._add(Job(key, JobKind.AUDIT, f"audit {part.value} | {name} | {ref.label()}", deps, task), key)

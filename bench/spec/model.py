@@ -6,11 +6,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.spec.audit_settings import AuditSettings
+from attacks.threats import DEFAULT_THREAT
 from bench.errors import UserError
 from bench.external_classifiers import ExternalClassifier
 from bench.hashing import content_key
 from bench.plan_sources import TransferSource
+from bench.spec.audit_settings import AuditSettings
 
 CLEAN = "clean"
 USE = "use"
@@ -22,16 +23,16 @@ PRETRAINED = "pretrained"  # the recipe of zoo archs
 
 AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
-                                       "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
+                                       "defenses": ["none"], "attacks": ["pgd"], "threats": [DEFAULT_THREAT]}
 SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
                             "threads": int, "draws": int}
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
+SEEDS = "seeds"  # several seeds: the whole matrix once per seed (classifier, defense fit and attack)
 AUDIT, AUDIT_PARAMS = "audit", "audit_params"
 BLOCK_KEYS = (*AXES, AUDIT)
-TOP_KEYS = (*SCALARS, *AXES, AUDIT, AUDIT_PARAMS, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
-THREAT_PARAMS = ("gradient", "eot_samples", "select", "start", "relu_beta", "aux_lam")
+TOP_KEYS = (*SCALARS, SEEDS, *AXES, AUDIT, AUDIT_PARAMS, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
 LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -100,6 +101,12 @@ class Spec:
     text: str = ""  # the TOML it came from, for provenance
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
     draws: int = DEFAULT_DRAWS  # evaluations of each randomized stack
+    seeds: tuple[int, ...] = ()  # the matrix once per seed; empty: ``seed`` alone
+
+    @property
+    def run_seeds(self) -> tuple[int, ...]:
+        """The seeds the matrix runs under."""
+        return self.seeds or (self.seed,)
     audit_params: AuditSettings = field(default_factory=AuditSettings)
 
     @property
@@ -117,6 +124,8 @@ class Spec:
             identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
         if self.draws != DEFAULT_DRAWS:  # the default is left out: a spec without the key keeps its digest
             identity["draws"] = self.draws
+        if self.seeds:
+            identity[SEEDS] = list(self.seeds)
         if self.audits:
             identity[AUDIT_PARAMS] = self.audit_params.identity()
         return identity
