@@ -55,14 +55,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
     remove_stale_temporaries(path)
     tmp_path = path.with_name(f".{path.name}.{_writer_tag()}.{secrets.token_hex(4)}{SUFFIX}")
     os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as for any new file
+    mode = stat.S_IMODE(os.stat(tmp_path).st_mode)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         try:
-            os.chmod(tmp_path, stat.S_IMODE(os.stat(path).st_mode))  # a replaced file keeps its mode
+            mode = stat.S_IMODE(os.stat(path).st_mode)  # a replaced file keeps its mode
         except FileNotFoundError:
             pass
+        os.chmod(tmp_path, mode)  # also undoes a writer that recreated the file 0600 (safetensors does)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
