@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from bench.errors import UnwritablePathError
+
 SUFFIX = ".tmp"
 
 
@@ -47,14 +49,37 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     return removed
 
 
+def output_dir(path: Path | str) -> Path:
+    """``path`` as a folder to write into, created if missing; one that cannot be is a ``UserError`` naming it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnwritablePathError(f"cannot create the folder {path} ({exc.strerror}); choose another output path") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UnwritablePathError(f"cannot write into {path} (permission denied); choose another output path")
+    return path
+
+
+def check_writable_file(path: Path | str) -> Path:
+    """``path`` as a file to (re)write: not a folder, in a folder that is or can be made writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise UnwritablePathError(f"{path} is a folder; give the path of a file to write")
+    output_dir(path.parent)
+    return path
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yields a temporary path to write; on success it replaces ``path`` in one rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_writable_file(path)
     remove_stale_temporaries(path)
     tmp_path = path.with_name(f".{path.name}.{_writer_tag()}.{secrets.token_hex(4)}{SUFFIX}")
-    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as for any new file
+    try:
+        os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as for any new file
+    except OSError as exc:
+        raise UnwritablePathError(f"cannot write {path} ({exc.strerror}); choose another output path") from None
     mode = stat.S_IMODE(os.stat(tmp_path).st_mode)
     try:
         yield tmp_path
