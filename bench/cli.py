@@ -12,7 +12,23 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
+from attacks import ATTACKS
+from attacks.threats import threat_names
+from bench.atomic import write_text_atomic
+from bench.cache import ArtifactCache
+from bench.classifiers import ClassifierId, obtain_classifier
+from bench.data import DATASETS, load_dataset
+from bench.device import resolve_device
 from bench.errors import UserError
+from bench.export import export
+from bench.models import ARCHS
+from bench.recipes import RECIPES
+from bench.report import render_report
+from bench.run import RunOptions, run_spec
+from bench.run_summary import summary_text
+from bench.spec import checkpoint_overrides, load_spec
+from bench.store import done_keys
+from defenses import DEFENSES
 
 EXIT_USER_ERROR = 2
 EXIT_FAILED_JOBS = 1
@@ -26,20 +42,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _registries() -> dict[str, Callable[[], list[str]]]:
-    from attacks import ATTACKS
-    from bench.data import DATASETS
-    from bench.models import ARCHS
-    from bench.recipes import RECIPES
-    from defenses import DEFENSES
-
     return {"datasets": DATASETS.names, "archs": ARCHS.names, "recipes": RECIPES.names,
-            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": _threat_names}
-
-
-def _threat_names() -> list[str]:
-    from attacks import threat_names
-
-    return threat_names()
+            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": threat_names}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -49,8 +53,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from bench.data import load_dataset
-
     data = load_dataset(args.name)
     c, h, w = data.image_shape
     print(f"dataset      {data.name}")
@@ -62,17 +64,12 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bench.classifiers import ClassifierId, obtain_classifier
-    from bench.device import resolve_device
-
     device = resolve_device(args.device)
     loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
     meta = loaded.metadata
     state = "trained now" if loaded.trained_now else "from the cache"
     print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy {meta.get('clean_accuracy', float('nan')):.4f}, "
           f"training {meta.get('train_seconds', float('nan')):.1f}s ({state}) on {meta.get('device', device)}")
-    from bench.cache import ArtifactCache
-
     print(f"checkpoint: {ArtifactCache().root / 'classifiers' / (loaded.key + '.safetensors')}")
     return 0
 
@@ -84,11 +81,6 @@ QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
 
 def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from bench.run import RunOptions, run_spec
-    from bench.run_summary import summary_text
-    from bench.spec import checkpoint_overrides, load_spec
-    from bench.store import done_keys
-
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
     overrides.update({flag: getattr(args, flag) for flag in SCALAR_FLAGS})
     if args.checkpoint is not None:
@@ -123,9 +115,6 @@ def cmd_main(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.atomic import write_text_atomic
-    from bench.export import export
-
     text = export(args.results, args.format)
     if args.output is None:
         sys.stdout.write(text)
@@ -137,8 +126,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _report(results: Path, out_dir: Path | None) -> Path:
     """Render the report of ``results`` (default folder: reports/<run name>/); returns its index page."""
-    from bench.report import render_report
-
     return render_report(results, out_dir)
 
 
