@@ -130,13 +130,38 @@ def read_run(path: Path) -> dict[str, Any] | None:
         conn.close()
 
 
-def check_resumable(path: Path, spec_digest: str) -> None:
-    """Refuse a database made by another spec, before anything is written."""
+def check_resumable(path: Path, spec_digest: str, spec_json: str | None = None) -> None:
+    """Refuse a database made by another spec, before anything is written; with ``spec_json``, say what differs."""
     run = read_run(path)
     if run is not None and run["spec_digest"] != spec_digest:
+        changed = _changed_keys(run["spec_json"], spec_json) if spec_json is not None else []
+        what = f" (what differs: {', '.join(changed)})" if changed else ""
         raise SpecMismatchError(
             f"{path} holds run {run['name']!r} of a different spec (digest {run['spec_digest'][:12]}, this spec "
-            f"{spec_digest[:12]}); resuming it would mix matrices. Use --name or --results for a new database, or delete it")
+            f"{spec_digest[:12]}){what}; resuming it would mix matrices. Use --name or --results for a new database, "
+            "or delete it")
+
+
+def _changed_keys(stored_json: str, new_json: str) -> list[str]:
+    """Top-level keys of two spec identities that differ; for ``data``, the datasets whose files changed."""
+    try:
+        stored, new = json.loads(stored_json), json.loads(new_json)
+    except ValueError:
+        return []
+    if not isinstance(stored, dict) or not isinstance(new, dict):
+        return []
+    changed = []
+    for key in sorted(stored.keys() | new.keys()):
+        if stored.get(key) == new.get(key):
+            continue
+        old_data, new_data = stored.get(key), new.get(key)
+        if key == "data" and isinstance(old_data, dict) and isinstance(new_data, dict):
+            changed += [f"the contents of {name}" for name in sorted(old_data.keys() & new_data.keys())
+                        if old_data[name] != new_data[name]]
+            changed += [f"the contents of {name} (not recorded before)" for name in sorted(new_data.keys() - old_data.keys())]
+        else:
+            changed.append(key)
+    return changed
 
 
 def done_keys(path: Path) -> set[str]:
@@ -196,7 +221,7 @@ class Store:
         with self.transaction() as c:
             c.execute("INSERT OR IGNORE INTO run VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (name, spec_digest, spec_json, spec_text, seed, n, device, _now(), SCHEMA_VERSION))
-        check_resumable(self.path, spec_digest)
+        check_resumable(self.path, spec_digest, spec_json)
 
     def start_session(self, *, executor: str, device: str, argv: Sequence[str], versions: dict[str, str],
                       code_revision: str | None) -> int:

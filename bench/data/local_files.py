@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.registry import DATASETS
+from bench.data.registry import DATASETS, parse_dataset_name
 from bench.data.splits import DatasetSplits, Split, fixed_order, make_split, to_labels
 from bench.errors import DataUnavailableError, InvalidInputError
 from bench.hashing import file_digest
@@ -92,11 +92,35 @@ def _split_by_array(arrays: dict[str, np.ndarray], path: Path) -> tuple[Split, S
     return make_split(x[~is_test], y[~is_test]), make_split(x[is_test], y[is_test])
 
 
-@DATASETS.register("npz")
-def npz(location: str) -> DatasetSplits:
+def _npz_paths(location: str) -> list[Path]:
     paths = [_existing(p, "npz") for p in location.split(",")]
     if len(paths) > 2:
         raise InvalidInputError("npz takes one file or two (npz:TRAIN,TEST)")
+    return paths
+
+
+def _npz_fingerprint(location: str) -> str:
+    return "npz/" + "+".join(file_digest(p)[:16] for p in _npz_paths(location))
+
+
+def _imagefolder_fingerprint(location: str) -> str:
+    return "imagefolder/" + _digest_tree(_existing(location, "imagefolder"))
+
+
+#: Sources whose contents are local files the user may change; their digests belong to a run's identity.
+_CONTENT_FINGERPRINTS = {"npz": _npz_fingerprint, "imagefolder": _imagefolder_fingerprint}
+
+
+def content_fingerprint(name: str) -> str | None:
+    """The digest of a local source's files (hashed, not decoded); None for a named dataset such as ``mnist5k``."""
+    source, location = parse_dataset_name(name)
+    fingerprint = _CONTENT_FINGERPRINTS.get(source)
+    return fingerprint(location) if fingerprint is not None and location is not None else None
+
+
+@DATASETS.register("npz")
+def npz(location: str) -> DatasetSplits:
+    paths = _npz_paths(location)
     try:
         return _npz_splits(location, paths)
     except InvalidInputError as exc:
@@ -114,8 +138,7 @@ def _npz_splits(location: str, paths: list[Path]) -> DatasetSplits:
     else:
         train, test = _stratified_holdout(loaded[0]["x"], loaded[0]["y"], paths[0])
     num_classes = int(max(train.y.max(), test.y.max())) + 1
-    fingerprint = "npz/" + "+".join(file_digest(p)[:16] for p in paths)
-    return DatasetSplits(f"npz:{location}", fixed_order(train), fixed_order(test), num_classes, fingerprint)
+    return DatasetSplits(f"npz:{location}", fixed_order(train), fixed_order(test), num_classes, _npz_fingerprint(location))
 
 
 def _read_image(file: Path) -> np.ndarray:
@@ -166,7 +189,8 @@ def imagefolder(location: str) -> DatasetSplits:
     classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
     train = make_split(*_read_image_dir(root / "train", classes))
     test = make_split(*_read_image_dir(test_dir, classes))
-    return DatasetSplits(f"imagefolder:{location}", fixed_order(train), fixed_order(test), len(classes), "imagefolder/" + _digest_tree(root))
+    return DatasetSplits(f"imagefolder:{location}", fixed_order(train), fixed_order(test), len(classes),
+                         _imagefolder_fingerprint(location))
 
 
 def _tiny_val(root: Path, wnids: list[str]) -> tuple[np.ndarray, np.ndarray]:

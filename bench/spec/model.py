@@ -87,6 +87,7 @@ class Spec:
     default_eps: tuple[float, ...] | None
     text: str = ""  # the TOML it came from, for provenance
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
+    data: dict[str, str] = field(default_factory=dict)  # local datasets' content digests, by name
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description, file text or any file path)."""
@@ -97,6 +98,8 @@ class Spec:
                        for kind in ("recipes", "defenses", "attacks", "threats")}}
         if self.classifiers:
             identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
+        if self.data:
+            identity["data"] = self.data
         return identity
 
     def digest(self) -> str:

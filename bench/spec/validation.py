@@ -18,7 +18,7 @@ from torch import nn
 from attacks import ATTACKS
 from attacks.iterative import IterativeAttack
 from attacks.threats import ThreatModel, threat_param_checks
-from bench.data import DATASETS, parse_dataset_name
+from bench.data import DATASETS, content_fingerprint, parse_dataset_name, split_dataset_names
 from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
 from bench.errors import UnknownNameError, UserError
@@ -84,14 +84,14 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers)
+                classifiers=classifiers, data=_data_fingerprints(blocks))
     _check_constructible(spec)
     return spec
 
 
 def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], defenses: dict[str, Component],
            attacks: dict[str, Component], threats: dict[str, Component], classifiers: Mapping[str, ExternalClassifier]) -> Block:
-    axes = {k: _str_list(doc.get(k, AXIS_DEFAULTS.get(k, [])), f"{k} in {where}") for k in AXIS_DEFAULTS}
+    axes = {k: _str_list(_axis_value(doc, k), f"{k} in {where}") for k in AXIS_DEFAULTS}
     for dataset in axes["datasets"]:
         _lookup(DATASETS, parse_dataset_name(dataset)[0], f"datasets in {where}")
     for arch in axes["archs"]:
@@ -127,6 +127,12 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
     return block
 
 
+def _axis_value(doc: Mapping[str, Any], axis: str) -> Any:
+    """The axis' list, or its comma-separated string (a flag's) split; ``npz:TRAIN,TEST`` stays one dataset."""
+    value = doc.get(axis, AXIS_DEFAULTS.get(axis, []))
+    return split_dataset_names(value) if axis == "datasets" and isinstance(value, str) else value
+
+
 def _check_aux_loss(block: Block, defenses: Mapping[str, Component], where: str) -> None:
     """The auxaware threat needs, in every stack, a stage with an auxiliary loss (eq. 2's L_D)."""
     for stack in block.defenses:
@@ -149,6 +155,12 @@ def _check_pairs(block: Block, models: Mapping[str, str], attacks: Mapping[str, 
             ok, why = rules.get(model, (lambda a: True, ""))
             if not ok(instance):
                 raise SpecError(f"{where}: attack {label!r} with threat {threat!r}: {why}; put it in a [[matrix]] block of its own")
+
+
+def _data_fingerprints(blocks: Sequence[Block]) -> dict[str, str]:
+    """The content digests of the local datasets (npz, imagefolder): a changed file makes another spec."""
+    names = sorted({d for b in blocks for d in b.datasets})
+    return {name: fp for name in names if (fp := content_fingerprint(name)) is not None}
 
 
 def _check_constructible(spec: Spec) -> None:
