@@ -28,7 +28,9 @@ CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
 TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
 THREAT_PARAMS = ("gradient", "eot_samples", "select", "start", "relu_beta", "aux_lam")
-LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")  # \Z, not $: "$" would admit a trailing newline
+#: A run name becomes file names (results/NAME.sqlite, its -wal, temporary files): well under the 255-byte limit.
+MAX_NAME = 100
 
 
 class SpecError(UserError, ValueError):

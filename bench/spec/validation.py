@@ -17,19 +17,20 @@ from torch import nn
 
 from attacks import ATTACKS
 from attacks.iterative import IterativeAttack
+from attacks.norms import Norm
 from attacks.threats import ThreatModel, threat_param_checks
 from bench.data import DATASETS, content_fingerprint, parse_dataset_name, split_dataset_names
 from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
-from bench.errors import UnknownNameError, UserError
+from bench.errors import DataUnavailableError, UnknownNameError, UserError
 from bench.external_classifiers import ExternalClassifier, from_checkpoint, from_module
 from bench.models import ARCHS
 from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
 from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_LAMBDAS,
-                              LABEL, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
-                              SpecError)
+                              LABEL, MAX_NAME, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE, ZOO_PREFIX, Block,
+                              Component, Spec, SpecError)
 from defenses import DEFENSES, Defense, parse_stack
 
 
@@ -86,6 +87,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
                 classifiers=classifiers, data=_data_fingerprints(blocks))
     _check_constructible(spec)
+    _check_linf_eps(spec)
     return spec
 
 
@@ -158,9 +160,20 @@ def _check_pairs(block: Block, models: Mapping[str, str], attacks: Mapping[str, 
 
 
 def _data_fingerprints(blocks: Sequence[Block]) -> dict[str, str]:
-    """The content digests of the local datasets (npz, imagefolder): a changed file makes another spec."""
-    names = sorted({d for b in blocks for d in b.datasets})
-    return {name: fp for name in names if (fp := content_fingerprint(name)) is not None}
+    """The content digests of the local datasets (npz, imagefolder): a changed file makes another spec.
+
+    A file not there yet is left out: nothing can run on it, and planning says
+    so, while the spec still validates (``--dry-run`` on another machine).
+    """
+    fingerprints = {}
+    for name in sorted({d for b in blocks for d in b.datasets}):
+        try:
+            fingerprint = content_fingerprint(name)
+        except DataUnavailableError:
+            continue
+        if fingerprint is not None:
+            fingerprints[name] = fingerprint
+    return fingerprints
 
 
 def _check_constructible(spec: Spec) -> None:
@@ -179,6 +192,18 @@ def _check_constructible(spec: Spec) -> None:
         _construct(DEFENSES, comp, "defense")
     for comp in spec.attacks.values():
         _construct(ATTACKS, comp, "attack")
+
+
+def _check_linf_eps(spec: Spec) -> None:
+    """An L-inf eps above 1 bounds nothing on [0, 1] pixels: almost always 8 meant for 8/255."""
+    for block in spec.blocks:
+        for label in block.attacks:
+            eps = block.eps or spec.attack_eps.get(label) or spec.default_eps or ()
+            attack = _construct(ATTACKS, spec.attacks.get(label, Component(label, label)), "attack")
+            too_big = [e for e in eps if e > 1.0]
+            if too_big and attack.norm is Norm.LINF:
+                raise SpecError(f"eps {too_big[0]:g} for the L-inf attack {label!r}: pixels are in [0, 1], so an L-inf eps "
+                                f"above 1 bounds nothing; give a fraction such as \"{too_big[0]:g}/255\"")
 
 
 def _construct(registry: Registry, comp: Component, kind: str) -> Any:
@@ -319,14 +344,13 @@ def _check_label(label: str, where: str) -> None:
 
 
 def check_name(name: str, where: str) -> str:
-    if not isinstance(name, str) or not LABEL.match(name):
-        raise SpecError(f"{where} {name!r} must be letters, digits, '_', '.', '-' (it names the results file)")
+    if not isinstance(name, str) or not LABEL.match(name) or len(name) > MAX_NAME:
+        shown = repr(name) if len(repr(name)) <= 60 else f"{repr(name)[:40]}... ({len(name)} characters)"
+        raise SpecError(f"{where} {shown} must be 1 to {MAX_NAME} letters, digits, '_', '.', '-' (it names the results file)")
     return name
 
 
 def _scalar(value: Any, key: str, kind: type) -> Any:
-    if kind is int and isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise SpecError(f"{key} must be {'an integer' if kind is int else 'a string'}, got {value!r}")
     return value
