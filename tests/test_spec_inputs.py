@@ -83,3 +83,8 @@ def test_a_negative_seed_is_refused_by_train_and_load_classifier(workdir, capsys
                          capsys, workdir)
     with pytest.raises(UserError, match="seed"):
         bench.load_classifier("mnist5k", "smallcnn", "natural", seed=-1)
+
+
+def test_a_line_break_in_a_user_value_stays_on_the_one_error_line(workdir, capsys) -> None:
+    err = _exits_2_in_one_line(["run", "abc\n", "--dry-run"], capsys, workdir)
+    assert "abc\\n" in err
