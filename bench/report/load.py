@@ -20,7 +20,7 @@ from bench.errors import UserError
 from bench.plan_sources import SourceError, TransferSource, parse_source
 from bench.report.names import attack_column, eps_text, section_of
 from bench.report.plan_labels import parse_evaluate_label
-from bench.store import flags_of, job_rows, results_rows, run_info
+from bench.store import draw_flags_of, flags_of, job_rows, results_rows, run_info
 
 DONE = "done"
 EVALUATE = "evaluate"
@@ -39,6 +39,13 @@ class ReportData:
     def flags(self, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
         """Per-example correct flags (after the defense) of the given done evaluate jobs."""
         return {key: correct for key, (correct, _) in flags_of(self.path, job_keys).items()}
+
+    def draw_flags(self, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
+        """Per-example correct flags of each draw (draws, n) of the given done evaluate jobs."""
+        return draw_flags_of(self.path, job_keys)
+
+    def done_keys(self) -> list[str]:
+        return list(self.cells.loc[self.cells["status"] == DONE, "job_key"])
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(self.cells["dataset"]))

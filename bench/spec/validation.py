@@ -28,9 +28,9 @@ from bench.models import ARCHS
 from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
-from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_LAMBDAS,
-                              LABEL, MAX_NAME, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE, ZOO_PREFIX, Block,
-                              Component, Spec, SpecError)
+from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
+                              DEFAULT_LAMBDAS, LABEL, MAX_NAME, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE,
+                              ZOO_PREFIX, Block, Component, Spec, SpecError)
 from defenses import DEFENSES, Defense, parse_stack
 
 
@@ -60,6 +60,9 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     threads = scalars.get("threads")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads}")
+    draws = scalars.get("draws", DEFAULT_DRAWS)
+    if draws < 1:
+        raise SpecError(f"draws must be >= 1 (evaluations of a randomized stack), got {draws}")
 
     recipes = _components(doc, "recipe_params", RECIPES)
     defenses = _components(doc, "defense_params", DEFENSES)
@@ -85,7 +88,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers, data=_data_fingerprints(blocks))
+                classifiers=classifiers, draws=draws, data=_data_fingerprints(blocks))
     _check_constructible(spec)
     _check_linf_eps(spec)
     return spec
