@@ -60,7 +60,7 @@ def test_every_registered_arch_passed_as_a_module_is_evaluated(arch, tiny_rgb, w
     kwargs = dict(dataset=tiny_rgb, defenses=["none"], attacks=["pgd"], n=N, eps=EPS, device="cpu",
                   attack_params=ATTACK_PARAMS, progress=False)
     frame = bench.evaluate(model, **kwargs)
-    assert len(frame) == 2 and frame["accuracy"].between(0, 1).all() and set(frame["n"]) == {N}
+    assert len(frame) == 2 and frame["accuracy"].between(0, 100).all() and set(frame["n"]) == {N}
     assert bench.evaluate(model, **kwargs)["classifier_key"].tolist() == frame["classifier_key"].tolist()
 
 
