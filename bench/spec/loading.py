@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from bench.external_classifiers import CHECKPOINT
-from bench.spec.model import CLASSIFIERS, Spec, SpecError
+from bench.spec.model import CLASSIFIERS, SEEDS, Spec, SpecError
 from bench.spec.validation import check_name, parse_spec
 
 
@@ -90,6 +90,8 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any]) -> None:
     """Flags replace a key at the top level and in every matrix block (``--eps`` also each attack's own eps)."""
     for key, value in overrides.items():
         doc[key] = value
+        if key == "seed":
+            doc.pop(SEEDS, None)  # --seed runs that one seed
         blocks, attack_params = doc.get("matrix", []), doc.get("attack_params", {})
         nested = [*(blocks if isinstance(blocks, list) else ()),  # a table of the wrong type is parse_spec's to report
                   *(attack_params.values() if key == "eps" and isinstance(attack_params, dict) else ())]
