@@ -61,7 +61,7 @@ def test_every_registered_arch_passed_as_a_module_is_evaluated(arch, tiny_rgb, w
                   attack_params=ATTACK_PARAMS, progress=False)
     frame = bench.evaluate(model, **kwargs)
     assert len(frame) == 2 and frame["accuracy"].between(0, 100).all() and set(frame["n"]) == {N}
-    assert bench.evaluate(model, **kwargs)["classifier_key"].tolist() == frame["classifier_key"].tolist()
+    assert bench.evaluate(model, **kwargs)["job_key"].tolist() == frame["job_key"].tolist()
 
 
 def test_a_defense_object_holding_batchnorm_is_evaluated(tiny_rgb, workdir):
