@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from bench.atomic import write_text_atomic
+from bench.atomic import output_dir, write_text_atomic
 from bench.report.adaptive import table_adaptive
 from bench.report.audit import audit_tables
 from bench.report.blackbox import table4
@@ -102,8 +102,7 @@ def render_report(results_path: Path | str, out_dir: Path | str | None = None) -
     are replaced; nothing else in the folder is touched.
     """
     data = load_report_data(results_path)
-    out = Path(out_dir) if out_dir is not None else default_out_dir(data.run["name"])
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out_dir if out_dir is not None else default_out_dir(data.run["name"]))
     sections = [dataset_section(data, dataset, out) for dataset in data.datasets()]
     info = provenance(data)
 

@@ -33,7 +33,9 @@ SEEDS = "seeds"  # several seeds: the whole matrix once per seed (classifier, de
 AUDIT, AUDIT_PARAMS = "audit", "audit_params"
 BLOCK_KEYS = (*AXES, AUDIT)
 TOP_KEYS = (*SCALARS, SEEDS, *AXES, AUDIT, AUDIT_PARAMS, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
-LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")  # \Z, not $: "$" would admit a trailing newline
+#: A run name becomes file names (results/NAME.sqlite, its -wal, temporary files): well under the 255-byte limit.
+MAX_NAME = 100
 
 
 class SpecError(UserError, ValueError):
@@ -102,6 +104,7 @@ class Spec:
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
     draws: int = DEFAULT_DRAWS  # evaluations of each randomized stack
     seeds: tuple[int, ...] = ()  # the matrix once per seed; empty: ``seed`` alone
+    data: dict[str, str] = field(default_factory=dict)  # local datasets' content digests, by name
 
     @property
     def run_seeds(self) -> tuple[int, ...]:
@@ -126,6 +129,8 @@ class Spec:
             identity["draws"] = self.draws
         if self.seeds:
             identity[SEEDS] = list(self.seeds)
+        if self.data:
+            identity["data"] = self.data
         if self.audits:
             identity[AUDIT_PARAMS] = self.audit_params.identity()
         return identity
