@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 
 from bench.cache import ArtifactCache
 from bench.hashing import content_key
-from bench.jobs import CraftTask, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, TrainTask
+from bench.jobs import AuditTask, CraftTask, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, TrainTask
 
 COSTS_FILE = "costs.sqlite"
 CACHE_KINDS = {JobKind.TRAIN: "classifiers", JobKind.FIT: "defenses", JobKind.CRAFT: "advsets"}
@@ -34,7 +34,8 @@ CACHED_SECONDS = 0.5  # reading an artifact back and checking its checksum
 # Seconds per unit on mnist5k (1x28x28, 4,000 training images), from benchmarks/README.md's main job:
 # a 5-epoch adversarial training 55 s, a natural one 10 s, a defense fit 40 s, a PGD-40 craft 4.5 s and
 # an evaluation 0.8 s for 150 examples.
-PRIORS = {JobKind.TRAIN: 40.0, JobKind.FIT: 40.0, JobKind.CRAFT: 0.03, JobKind.EVALUATE: 0.005}
+# An audit part runs a few attacks of its own: counted as three PGD-40 crafts per example.
+PRIORS = {JobKind.TRAIN: 40.0, JobKind.FIT: 40.0, JobKind.CRAFT: 0.03, JobKind.EVALUATE: 0.005, JobKind.AUDIT: 0.1}
 PRIOR_PIXELS, PRIOR_TRAIN_SIZE = 28 * 28, 4000
 NOW_FLAGS = ("trained_now", "fitted_now", "crafted_now", "imported_now")
 
@@ -62,6 +63,9 @@ def signature(job: Job) -> str:
         parts = {"dataset": task.target.dataset, "arch": task.target.arch, "attack": task.attack.base,
                  "attack_params": task.attack.params, "threat": task.threat.model, "threat_params": task.threat.params,
                  "stack": _stack(task.stack or ()), "batch_size": task.batch_size}
+    elif isinstance(task, AuditTask):
+        parts = {"dataset": task.classifier.dataset, "arch": task.classifier.arch, "stack": _stack(task.stack),
+                 "part": task.part, "params": task.params, "batch_size": task.batch_size}
     else:  # EvaluateTask
         parts = {"dataset": task.classifier.dataset, "arch": task.classifier.arch, "stack": _stack(task.stack),
                  "clean": task.advset is None, "batch_size": task.batch_size}
@@ -72,7 +76,7 @@ def units(job: Job) -> int:
     """Units of work the recorded rate is per: test examples for crafts and evaluations, one otherwise."""
     if isinstance(job.task, CraftTask):
         return job.task.n
-    if isinstance(job.task, EvaluateTask):
+    if isinstance(job.task, (EvaluateTask, AuditTask)):
         return job.task.labels.n
     return 1
 
@@ -131,7 +135,7 @@ class CostHistory:
 
 def computed(job: Job, outcome: Outcome) -> bool:
     """True when the job did its work rather than read a cached artifact."""
-    if job.kind is JobKind.EVALUATE:
+    if job.kind in (JobKind.EVALUATE, JobKind.AUDIT):  # never cached: they always do their work
         return True
     return any(outcome.details.get(flag) for flag in NOW_FLAGS)
 

@@ -106,3 +106,12 @@ def test_a_terminal_gets_a_bar_and_a_line_per_worker(plan):
     finally:
         progress.close()
     assert "\r" in stream.getvalue() and "w1: idle" in stream.getvalue() and "1/2 jobs" in stream.getvalue()
+
+
+def test_every_kind_of_job_has_an_estimate(mnist, isolated_cache):
+    plan = build_plan(parse_spec({**SPEC, "audit": True}), {"mnist5k": mnist})
+    kinds = {job.kind for job in plan.ordered()}
+    assert JobKind.AUDIT in kinds and len(kinds) == len(JobKind)
+    estimates = cost_model(ArtifactCache(isolated_cache), plan.datasets).estimates(plan.ordered())
+    assert all(seconds > 0 for seconds in estimates.values())
+    assert len({signature(j) for j in plan.ordered() if j.kind is JobKind.AUDIT}) > 1  # audit parts differ in cost
