@@ -46,7 +46,8 @@ def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k"
     The arguments are those of ``run_evaluation``, which says what they mean.
     """
     return load_results(run_evaluation(classifier, dataset, defenses, attacks, threat, n, eps, arch=arch, seed=seed,
-                                       device=device, name=name, results=results, progress=progress, **spec_keys)).frame
+                                       device=device, name=name, results=results, progress=progress, executor=executor,
+                                       ray_address=ray_address, **spec_keys)).frame
 
 
 def run_evaluation(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k",
@@ -54,7 +55,8 @@ def run_evaluation(classifier: nn.Module | str | os.PathLike, dataset: str = "mn
                    threat: str | Sequence[str] = DEFAULT_THREAT, n: int | None = None,
                    eps: float | str | Sequence[float | str] | None = None, *, arch: str | None = None, seed: int = 0,
                    device: str = "auto", name: str | None = None, results: str | os.PathLike | None = None,
-                   progress: bool = True, **spec_keys: Any) -> Path:
+                   progress: bool = True, executor: str = "local", ray_address: str | None = None,
+                   **spec_keys: Any) -> Path:
     """Run the matrix of ``classifier`` under each defense stack and attack; returns its results database.
 
     ``classifier`` is an ``nn.Module`` that maps [0, 1] pixels (N, C, H, W) to
