@@ -23,11 +23,12 @@ from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
 from bench.errors import UnknownNameError, UserError
 from bench.external_classifiers import ExternalClassifier, from_checkpoint, from_module
+from bench.jobs import CLEAN
 from bench.models import ARCHS
 from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
-from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
+from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
                               DEFAULT_LAMBDAS, LABEL, PRETRAINED, SCALARS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
                               SpecError)
 from defenses import DEFENSES, parse_stack
