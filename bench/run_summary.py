@@ -21,8 +21,9 @@ from bench.report.headline import significance_text, stack_frame
 from bench.report.load import load_report_data
 from bench.spec import CLEAN
 
-ROW = ["dataset", "arch", "recipe", "defense"]
+ROW = ["dataset", "arch", "recipe", "seed", "defense"]
 WORST = "worst"
+BASELINE = "baseline"  # the table of the threats in the baseline role (oblivious)
 
 
 def _column(row: pd.Series) -> str:
@@ -31,7 +32,7 @@ def _column(row: pd.Series) -> str:
 
 
 def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
-    """``oblivious``: accuracy per attack; ``threats``: lowest accuracy per threat; ``worst``: per stack (percent)."""
+    """``baseline``: accuracy per attack under the oblivious threat; ``threats``: lowest accuracy per threat; ``worst``: per stack (percent)."""
     frame = results_frame(path)
     tables: dict[str, pd.DataFrame] = {}
     if frame.empty:
@@ -42,7 +43,7 @@ def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
         columns = oblivious.apply(_column, axis=1)
         table = oblivious.assign(column=columns).pivot_table(index=ROW, columns="column", values="accuracy", sort=False)
         table.columns.name = None
-        tables["oblivious"] = table
+        tables[BASELINE] = table
     others = frame[~baseline]
     if not others.empty:
         table = others.pivot_table(index=ROW, columns="threat", values="accuracy", aggfunc="min", sort=False)
@@ -54,12 +55,15 @@ def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
         tables[WORST] = pd.DataFrame({
             "n": worst["n"].astype("Int64"), "clean": worst["clean"], WORST: worst["worst"],
             "95% CI": [f"[{lo:.1f}, {hi:.1f}]" for lo, hi in zip(worst["worst_ci_low"], worst["worst_ci_high"])],
-            "gain": worst["gain"], "McNemar p": worst["gain_p"],
+            "gain": worst["gain"], "McNemar p": ["" if p != p else f"{p:.2g}" for p in worst["gain_p"]],
             "note": [significance_text(p, n) for p, n in zip(worst["gain_p"], worst["n"])]}, index=worst.index)
+        if worst["draws"].gt(1).any():  # a randomized stack: its mean over draws beside the worst draw
+            tables[WORST].insert(4, "draws", worst["draws"].astype("Int64"))
+            tables[WORST].insert(5, "mean over draws", worst["worst_mean_draws"])
     return tables
 
 
-TITLES = {"oblivious": "accuracy (%), oblivious threat", "threats": "lowest accuracy (%) per threat",
+TITLES = {BASELINE: "accuracy (%), oblivious threat", "threats": "lowest accuracy (%) per threat",
           WORST: "worst case (%): examples correct under every result of the stack, with the paired gain over none"}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from bench.external_classifiers import CHECKPOINT
-from bench.spec.model import CLASSIFIERS, Spec, SpecError
+from bench.spec.model import CLASSIFIERS, SEEDS, Spec, SpecError
 from bench.spec.validation import check_name, parse_spec
 
 
@@ -78,6 +78,8 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any]) -> None:
     """Flags replace a key at the top level and in every matrix block (``--eps`` also each attack's own eps)."""
     for key, value in overrides.items():
         doc[key] = value
+        if key == "seed":
+            doc.pop(SEEDS, None)  # --seed runs that one seed
         nested = [*doc.get("matrix", []), *(doc.get("attack_params", {}).values() if key == "eps" else ())]
         for table in nested:
             if isinstance(table, dict):

@@ -29,8 +29,8 @@ from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
 from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
-                              DEFAULT_LAMBDAS, LABEL, PRETRAINED, SCALARS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
-                              SpecError)
+                              DEFAULT_LAMBDAS, LABEL, PRETRAINED, SCALARS, SEEDS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component,
+                              Spec, SpecError)
 from defenses import DEFENSES, parse_stack
 
 #: How a block gives values to an axis a threat adds.
@@ -64,6 +64,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     threads = scalars.get("threads")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads}")
+    seeds = _seeds(doc)
     draws = scalars.get("draws", DEFAULT_DRAWS)
     if draws < 1:
         raise SpecError(f"draws must be >= 1 (evaluations of a randomized stack), got {draws}")
@@ -92,7 +93,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers, draws=draws)
+                classifiers=classifiers, draws=draws, seeds=seeds)
     _check_constructible(spec)
     return spec
 
@@ -320,6 +321,21 @@ def check_name(name: str, where: str) -> str:
     if not isinstance(name, str) or not LABEL.match(name):
         raise SpecError(f"{where} {name!r} must be letters, digits, '_', '.', '-' (it names the results file)")
     return name
+
+
+def _seeds(doc: Mapping[str, Any]) -> tuple[int, ...]:
+    """``seeds = [0, 1, 2]``: distinct seeds >= 0, and not beside ``seed``."""
+    if SEEDS not in doc:
+        return ()
+    if "seed" in doc:
+        raise SpecError("give seed (one run) or seeds (the matrix once per seed), not both; drop one of them")
+    seeds = doc[SEEDS]
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise SpecError(f"seeds must be a non-empty list of integers >= 0, e.g. seeds = [0, 1, 2]; got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise SpecError(f"seeds lists a seed twice: {seeds}; give each seed once")
+    return tuple(seeds)
 
 
 def _scalar(value: Any, key: str, kind: type) -> Any:
