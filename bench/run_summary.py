@@ -32,7 +32,7 @@ def _column(row: pd.Series) -> str:
 
 
 def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
-    """``baseline``: accuracy per attack under the oblivious threat; ``threats``: lowest accuracy per threat; ``worst``: per stack (percent)."""
+    """``baseline``: accuracy per attack (oblivious); ``threats``: lowest accuracy per threat; ``worst``: per stack (percent)."""
     frame = results_frame(path)
     tables: dict[str, pd.DataFrame] = {}
     if frame.empty:
