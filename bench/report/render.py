@@ -16,8 +16,9 @@ from typing import Any
 
 import jinja2
 
-from bench.atomic import write_text_atomic
+from bench.atomic import output_dir, write_text_atomic
 from bench.report.adaptive import table_adaptive
+from bench.report.audit import audit_tables
 from bench.report.blackbox import table4
 from bench.report.comparisons import comparisons_table
 from bench.report.figures import lambda_figure, sweep_figure
@@ -52,6 +53,8 @@ def _with_figures(tables: list[ReportTable], out_dir: Path) -> list[ReportTable 
 def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSection:
     """The tables and figures of one dataset, in the order the paper presents them."""
     section = DatasetSection(dataset, anchor(dataset))
+    headline, checks = audit_tables(data, dataset)
+    section.add(headline)  # the first screen: the number to quote and whether to believe it
     section.add(headline_table(data, dataset), seeds_table(data, dataset))
     matrix = table3(data, dataset)
     if matrix is not None:
@@ -63,7 +66,7 @@ def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSec
     section.add(*_with_figures(attack_eps_sweeps(data, dataset), out_dir), *attack_variant_sweeps(data, dataset))
     if matrix is not None:
         section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset), out_dir))
-    section.add(attack_settings(data, dataset), defense_settings(data, dataset))
+    section.add(checks, attack_settings(data, dataset), defense_settings(data, dataset))
     n_text = n_label(data.cells[data.cells["dataset"] == dataset])
     section.items = [_stating_n(item, n_text) for item in section.items]
     return section
@@ -99,8 +102,7 @@ def render_report(results_path: Path | str, out_dir: Path | str | None = None) -
     are replaced; nothing else in the folder is touched.
     """
     data = load_report_data(results_path)
-    out = Path(out_dir) if out_dir is not None else default_out_dir(data.run["name"])
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out_dir if out_dir is not None else default_out_dir(data.run["name"]))
     sections = [dataset_section(data, dataset, out) for dataset in data.datasets()]
     info = provenance(data)
 
