@@ -17,8 +17,9 @@ harness drives every defense, built-in or plugin, through one life cycle:
    ``load_state_dict(state)``.  ``build`` is the one hook that recreates
    structure a state loads into: the modules a defense makes from the
    classifier or the data (a network sized for the images).  Tensor
-   attributes need no hook: they are set from the state by name.  Loading is
-   strict: a missing or unexpected key is a ``UserError`` naming it.
+   attributes need no hook: they are set from the state by name, and a class
+   annotation (``mean: torch.Tensor``) declares one made in ``fit``.  Loading
+   is strict: a missing or unexpected key is a ``UserError`` naming it.
 4. ``purify(x)``: called by evaluation under ``torch.no_grad`` (and with
    gradients by adaptive attacks).
 
@@ -29,6 +30,8 @@ each declaration against measured behaviour (``defenses.probes``).
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator
 
@@ -129,7 +132,7 @@ class Defense:
         """Load ``state`` strictly: into the modules this object holds (after ``build``), tensors set by name."""
         modules = {attr: value for attr, value in self._state_attributes() if isinstance(value, nn.Module)}
         new_tensors = {key for key in state if "." not in key and self._may_hold_tensor(key)}
-        expected = set(self.state_dict())
+        expected = set(self.state_dict()) | declared_tensors(type(self))
         missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected - new_tensors)
         if missing or unexpected:
             raise UserError(f"{type(self).__name__}: the saved state does not fit this object "
@@ -174,6 +177,28 @@ class Defense:
             return False
         value = vars(self).get(attr)
         return value is None or isinstance(value, torch.Tensor)
+
+
+def declared_tensors(cls: type) -> set[str]:
+    """The attributes ``cls`` annotates as tensors (``mean: torch.Tensor``): every state of it must hold them.
+
+    A tensor made in ``fit`` is absent from a fresh object, so only its
+    declaration tells a load that a state lacks it.  When the annotations
+    cannot be resolved (a name imported for type checkers only), only those
+    that are not strings count.
+    """
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):
+        hints = {name: hint for klass in cls.__mro__ for name, hint in inspect.get_annotations(klass).items()}
+    return {name for name, hint in hints.items() if _is_tensor_type(hint)}
+
+
+def _is_tensor_type(hint: Any) -> bool:
+    if isinstance(hint, type):
+        return issubclass(hint, torch.Tensor)
+    return any(_is_tensor_type(arg) for arg in typing.get_args(hint)) if isinstance(hint, types.UnionType) or \
+        typing.get_origin(hint) is typing.Union else False
 
 
 def _constructor_params(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,8 @@
 object, save its state through the artifact cache (safetensors), load it into
 another fresh object after ``build(ctx)``, and checks
 
-- the reloaded object purifies exactly as the fitted one did;
+- the reloaded object purifies exactly as the fitted one did, and the tensors
+  ``fit`` makes are declared as class annotations;
 - ``purify`` keeps shape and dtype, and returns finite pixels in [0, 1];
 - the same arguments give the same ``identity()``, ``variant``'s a different one;
 - the declared flags agree with what ``defenses.probes`` measures:
@@ -33,7 +34,7 @@ from bench.data import Split, load_dataset
 from bench.errors import UserError
 from bench.hashing import content_key, state_digest
 from bench.models import ARCHS
-from defenses.base import Defense, FitContext
+from defenses.base import Defense, FitContext, declared_tensors
 from defenses.probes import (BatchDependenceProbe, GradientProbe, RandomnessProbe, probe_batch_dependence,
                              probe_gradients, probe_randomness)
 from defenses.seeding import build_seeded
@@ -85,6 +86,11 @@ def check_defense(defense: type[Defense] | Defense, *, params: Mapping[str, Any]
     state = _saved_and_reloaded(fitted.state_dict())
     reloaded = make()
     reloaded.build(ctx)
+    undeclared = sorted(k for k in state if "." not in k and k not in reloaded.state_dict()
+                        and k not in declared_tensors(type(fitted)))
+    if undeclared:
+        problems.append(f"fit makes tensors the class does not declare ({', '.join(undeclared)}); annotate them on the "
+                        f"class ({undeclared[0]}: torch.Tensor) so a load can tell when a saved state lacks one")
     try:
         reloaded.load_state_dict(state)
     except UserError as exc:

@@ -44,6 +44,8 @@ def test_every_registered_defense_keeps_the_contract(name, natural_cnn, tiny):
 class Smooth(Defense):
     """A 3x3 mean filter with a learned mean image it pulls toward: keeps every promise."""
 
+    mean: torch.Tensor
+
     def __init__(self, strength: float = 0.5) -> None:
         super().__init__()
         self.strength = strength
@@ -79,6 +81,12 @@ class PlainAttributeInFit(Smooth):
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         return (super().purify(x) * (1 - getattr(self, "offset", 0.0))).clamp(0, 1)
+
+
+class UndeclaredTensor(Smooth):
+    def fit(self, ctx: FitContext) -> None:
+        super().fit(ctx)
+        self.scale = torch.ones(1)  # made in fit, not annotated on the class
 
 
 class Shrinks(Smooth):
@@ -141,6 +149,7 @@ class TrainsTheClassifier(Smooth):
 VIOLATIONS = [
     (NetOnlyInFit, r"cannot load the fitted state.*unexpected keys: net\.bias, net\.weight"),
     (PlainAttributeInFit, "purifies differently"),
+    (UndeclaredTensor, r"tensors the class does not declare \(scale\)"),
     (Shrinks, "changed the shape"),
     (Doubles, "changed the dtype"),
     (LeavesTheBox, r"left \[0, 1\]"),

@@ -13,6 +13,7 @@ from torch import nn
 from bench.data import Split
 from bench.errors import UserError
 from defenses import Defense, FitContext
+from defenses.base import declared_tensors
 
 
 class Blur(Defense):
@@ -48,6 +49,8 @@ class PassesOther(Defense):
 
 class MeanPull(Defense):
     """Learns a mean image (a tensor made in ``fit``) and a 1x1 convolution (a module made in ``build``)."""
+
+    mean: torch.Tensor
 
     def __init__(self, strength: float = 0.5) -> None:
         super().__init__()
@@ -142,6 +145,26 @@ def test_a_missing_key_is_named(ctx):
     fresh.build(ctx)
     with pytest.raises(UserError, match=r"missing keys: net\.bias; unexpected keys: none"):
         fresh.load_state_dict(state)
+
+
+def test_a_missing_tensor_made_in_fit_is_named_because_the_class_declares_it(ctx):
+    fitted = MeanPull()
+    fitted.fit(ctx)
+    fresh = MeanPull()
+    fresh.build(ctx)
+    with pytest.raises(UserError, match=r"missing keys: mean;"):
+        fresh.load_state_dict({k: v for k, v in fitted.state_dict().items() if k != "mean"})
+
+
+def test_declared_tensors_are_read_from_annotations_optional_or_not():
+    class Declares(Defense):
+        a: torch.Tensor
+        b: nn.Parameter | None
+        c: "torch.Tensor | None"
+        d: int
+        e: nn.Module
+
+    assert declared_tensors(Declares) == {"a", "b", "c"}
 
 
 def test_an_unexpected_key_is_named_and_nothing_is_loaded(ctx):
