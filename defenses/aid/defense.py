@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.models.frozen import frozen
 from defenses.aid.augment import T_CLEAN
 from defenses.aid.config import AIDConfig
 from defenses.aid.discriminator import Discriminator
 from defenses.aid.features import classifier_dtype, pooled_taps, tap_widths
-from defenses.aid.frozen import frozen
 from defenses.aid.presets import PRESETS, resolve
 from defenses.aid.purification import purify
 from defenses.aid.training import train_discriminator

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from defenses.aid.frozen import frozen
+from bench.models.frozen import frozen
 from defenses.base import FitContext
 from defenses.dir.config import PRESETS, DIRConfig, resolve
 from defenses.dir.denoiser import Denoiser

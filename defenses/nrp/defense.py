@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from defenses.aid.frozen import frozen
+from bench.models.frozen import frozen
 from defenses.base import FitContext
 from defenses.nrp.config import PRESETS, NRPConfig, resolve
 from defenses.nrp.critic import Critic
