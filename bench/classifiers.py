@@ -21,13 +21,12 @@ from bench.device import resolve_device
 from bench.errors import InvalidInputError
 from bench.hashing import content_key
 from bench.models import ARCHS
+from bench.models.robustbench_zoo import PRETRAINED, ZOO_PREFIX
 from bench.recipes import RECIPES, train
 from bench.recipes.base import Recipe
 
 log = logging.getLogger(__name__)
 
-ZOO_PREFIX = "robustbench:"
-PRETRAINED = "pretrained"
 #: Bump when the arch code changes in a way that changes trained weights.
 ARCH_VERSION = "1"
 

@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from bench.device import DEVICE_CHOICES
 from bench.errors import UnknownNameError, UserError
 from bench.hashing import content_key
+from bench.models.robustbench_zoo import PRETRAINED, ZOO_PREFIX
 from bench.plan_sources import TransferSource, parse_source
 from bench.registry import Registry
 
@@ -78,8 +79,6 @@ CLEAN = "clean"
 USE = "use"
 DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_BATCH_SIZE = 500
-ZOO_PREFIX = "robustbench:"
-PRETRAINED = "pretrained"  # the recipe of zoo archs
 
 AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
