@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.data import Split
 from defenses import DEFENSES, Defense, FitContext
 from defenses.testing import ContractReport, DefenseContractError, check_defense
 
