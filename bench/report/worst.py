@@ -1,4 +1,4 @@
-"""The two worst cases of a row of Table 3 (DESIGN.md, "Evaluation protocol").
+"""The two worst cases of a row of Table 3.
 
 - Worst (paper): the minimum accuracy over the columns Clean, PGD, C&W, DF and
   MIM, as in Table 3 of the AID-Purifier paper;
