@@ -17,11 +17,12 @@ from torch import nn
 
 from bench.cache import ArtifactCache
 from bench.data import DatasetSplits, load_dataset
+from bench.data.metadata import DatasetInfo
 from bench.device import resolve_device
 from bench.errors import InvalidInputError
 from bench.hashing import content_key
 from bench.models import ARCHS
-from bench.models.robustbench_zoo import PRETRAINED, ZOO_PREFIX
+from bench.models.robustbench_zoo import PRETRAINED, ZOO_PREFIX, load_zoo_model
 from bench.recipes import RECIPES, train
 from bench.recipes.base import Recipe
 
@@ -60,7 +61,7 @@ def make_recipe(cid: ClassifierId) -> Recipe:
     return RECIPES.get(cid.recipe)(cid.dataset, **cid.recipe_params)
 
 
-def classifier_key(cid: ClassifierId, data: DatasetSplits) -> str:
+def classifier_key(cid: ClassifierId, data: DatasetSplits | DatasetInfo) -> str:
     recipe = make_recipe(cid)
     ARCHS.get(cid.arch)  # unknown arch -> a clear error before any work
     return content_key({"kind": "classifier", "data": data.fingerprint, "arch": cid.arch, "arch_version": ARCH_VERSION,
@@ -81,8 +82,6 @@ def obtain_classifier(cid: ClassifierId, *, data: DatasetSplits | None = None, d
     """The trained classifier ``cid``: cached, or trained now and cached."""
     device = resolve_device(device) if isinstance(device, str) else device
     if cid.arch.startswith(ZOO_PREFIX):
-        from bench.models.robustbench_zoo import load_zoo_model
-
         if cid.recipe != PRETRAINED:
             raise InvalidInputError(f"{cid.arch} is a pretrained zoo model; use recipe {PRETRAINED!r}")
         name = cid.arch[len(ZOO_PREFIX):]

@@ -12,7 +12,24 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
+from attacks import ATTACKS
+from attacks.threats import threat_names
+from bench.atomic import write_text_atomic
+from bench.cache import ArtifactCache
+from bench.classifiers import ClassifierId, obtain_classifier
+from bench.data import DATASETS, load_dataset
+from bench.device import resolve_device
 from bench.errors import UserError
+from bench.export import export
+from bench.models import ARCHS
+from bench.plan_records import job_lines
+from bench.recipes import RECIPES
+from bench.report import render_report
+from bench.run import RunOptions, run_spec
+from bench.run_summary import summary_text
+from bench.spec import checkpoint_overrides, load_spec
+from bench.store import done_keys
+from defenses import DEFENSES
 
 EXIT_USER_ERROR = 2
 EXIT_FAILED_JOBS = 1
@@ -26,20 +43,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _registries() -> dict[str, Callable[[], list[str]]]:
-    from attacks import ATTACKS
-    from bench.data import DATASETS
-    from bench.models import ARCHS
-    from bench.recipes import RECIPES
-    from defenses import DEFENSES
-
     return {"datasets": DATASETS.names, "archs": ARCHS.names, "recipes": RECIPES.names,
-            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": _threat_names}
-
-
-def _threat_names() -> list[str]:
-    from attacks import threat_names
-
-    return threat_names()
+            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": threat_names}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -49,8 +54,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from bench.data import load_dataset
-
     data = load_dataset(args.name)
     c, h, w = data.image_shape
     print(f"dataset      {data.name}")
@@ -62,17 +65,12 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bench.classifiers import ClassifierId, obtain_classifier
-    from bench.device import resolve_device
-
     device = resolve_device(args.device)
     loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
     meta = loaded.metadata
     state = "trained now" if loaded.trained_now else "from the cache"
     print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy {meta.get('clean_accuracy', float('nan')):.4f}, "
           f"training {meta.get('train_seconds', float('nan')):.1f}s ({state}) on {meta.get('device', device)}")
-    from bench.cache import ArtifactCache
-
     print(f"checkpoint: {ArtifactCache().root / 'classifiers' / (loaded.key + '.safetensors')}")
     return 0
 
@@ -84,11 +82,8 @@ QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
 
 def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from bench.run import RunOptions, run_spec
-    from bench.run_summary import summary_text
-    from bench.spec import checkpoint_overrides, load_spec
-    from bench.store import done_keys
-
+    if args.jobs and not args.dry_run:
+        raise UserError("--jobs lists the jobs of a dry run and runs nothing; add --dry-run")
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
     overrides.update({flag: getattr(args, flag) for flag in SCALAR_FLAGS})
     if args.checkpoint is not None:
@@ -98,8 +93,14 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
                          argv=list(argv))
     summary = run_spec(spec, options)
     if args.dry_run:
-        print(f"plan of {spec.name} ({len(summary.plan.jobs)} jobs; results would go to {summary.path}):")
-        print(summary.plan.table(done=done_keys(summary.path)))
+        if args.jobs:
+            for line in job_lines(summary.plan):
+                print(line)
+        else:
+            print(f"plan of {spec.name} ({len(summary.plan.jobs)} jobs; results would go to {summary.path}):")
+            print(summary.plan.table(done=done_keys(summary.path)))
+        for dataset, why in summary.plan.provisional.items():
+            print(f"note: {dataset}: job keys are provisional, as {why}", file=sys.stderr)
         return 0
     print(summary_text(summary.path))
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
@@ -123,9 +124,6 @@ def cmd_main(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.atomic import write_text_atomic
-    from bench.export import export
-
     text = export(args.results, args.format)
     if args.output is None:
         sys.stdout.write(text)
@@ -137,13 +135,32 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _report(results: Path, out_dir: Path | None) -> Path:
     """Render the report of ``results`` (default folder: reports/<run name>/); returns its index page."""
-    from bench.report import render_report
-
     return render_report(results, out_dir)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     print(f"report: {_report(args.results, args.output)}")
+    return 0
+
+
+COMPARE_DIR = Path("reports") / "compare"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.atomic import write_text_atomic
+    from bench.compare import display_frame, leaderboard
+    from bench.export import to_markdown
+
+    board = leaderboard(args.results, allow_mismatch=args.allow_mismatch)
+    shown = display_frame(board)
+    out = args.output or COMPARE_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"leaderboard.csv": board.to_csv(index=False), "leaderboard.md": to_markdown(shown),
+             "leaderboard.tex": shown.to_latex(index=False, escape=True, na_rep="", float_format="%.2f")}
+    for name, text in files.items():
+        write_text_atomic(out / name, text)
+    sys.stdout.write(to_markdown(shown))
+    print(f"leaderboard: {', '.join(str(out / name) for name in files)}")
     return 0
 
 
@@ -168,6 +185,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="set a spec key, e.g. attack_params.pgd.steps=10 (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs per kind, reuse) and run nothing")
+    p.add_argument("--jobs", action="store_true",
+                   help="with --dry-run: list every job, one JSON object per line, with its settings fully resolved")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=["csv", "json", "markdown", "latex"])
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("compare", help="one leaderboard across results databases (csv, markdown, latex)")
+    p.add_argument("results", type=Path, nargs="+")
+    p.add_argument("-o", "--output", type=Path, help=f"folder of the leaderboard files (default: {COMPARE_DIR}/)")
+    p.add_argument("--allow-mismatch", action="store_true",
+                   help="put rows measured under different n, eps, attack settings or threats in one table")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="render the report of a results database")
     p.add_argument("results", type=Path)

@@ -1,9 +1,13 @@
 """Exporting results: one row per result, through pandas, as CSV, JSON, Markdown or LaTeX.
 
 The first columns are fixed, since scripts read them by name:
-``dataset, arch, recipe, defense, attack, threat, eps, lam, source, n, accuracy, seconds``
+``dataset, arch, recipe, defense, attack, threat, eps, lam, source, n, accuracy, ci_low, ci_high, seconds``
 (``lam`` only for auxaware, ``source`` only for transfer; empty elsewhere), then
-the rest of what the store keeps (undefended accuracy, timings, keys).
+the rest of what the store keeps (undefended accuracy, draws, timings, keys).
+Accuracies are percentages, as everywhere a result is shown; ``ci_low`` and
+``ci_high`` bound its 95% Clopper-Pearson interval (``bench.statistics``).
+A randomized stack's ``accuracy`` counts an example only if it is correct on
+every one of its ``draws``; ``accuracy_mean_draws`` is the mean over them.
 """
 
 from __future__ import annotations
@@ -15,17 +19,32 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.errors import UserError
+from bench.statistics import accuracy_interval
 from bench.store import results_rows
 
-EXPORT_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy", "seconds")
-EXTRA_COLUMNS = ("seed", "accuracy_undefended", "purify_seconds_per_image", "attack_base", "threat_model", "source_kind",
-                 "source_classifier", "eval_batch_size", "device", "classifier_key", "advset_key", "job_key", "finished")
+EXPORT_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy",
+                  "ci_low", "ci_high", "seconds")
+EXTRA_COLUMNS = ("seed", "draws", "accuracy_mean_draws", "accuracy_undefended", "purify_seconds_per_image", "attack_base",
+                 "threat_model", "source_kind", "source_classifier", "eval_batch_size", "device", "classifier_key",
+                 "advset_key", "job_key", "finished")
+PERCENT_COLUMNS = ("accuracy", "accuracy_mean_draws", "accuracy_undefended")
+
+
+def with_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store rows (fractions) with accuracies in percent and the 95% interval of ``accuracy`` from its n."""
+    out = []
+    for row in rows:
+        interval = accuracy_interval(round(row["accuracy"] * row["n"]), row["n"])
+        out.append({**row, **{c: 100 * row[c] for c in PERCENT_COLUMNS if row.get(c) is not None},
+                    "ci_low": 100 * interval.low, "ci_high": 100 * interval.high})
+    return out
 
 
 def results_frame(path: Path | str) -> pd.DataFrame:
-    """The results of the database at ``path`` (the current plan's), one row each."""
-    rows = results_rows(path)
-    return pd.DataFrame(rows, columns=[*EXPORT_COLUMNS, *EXTRA_COLUMNS])
+    """The results of the database at ``path`` (the current plan's), one row each; accuracies in percent."""
+    frame = pd.DataFrame(with_intervals(results_rows(path)), columns=[*EXPORT_COLUMNS, *EXTRA_COLUMNS])
+    frame["finished"] = pd.to_datetime(frame["finished"], utc=True)
+    return frame
 
 
 def _cell(value: Any) -> str:
@@ -42,7 +61,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 
 def _json(frame: pd.DataFrame) -> str:
-    return frame.to_json(orient="records", indent=1) + "\n"
+    return frame.to_json(orient="records", indent=1, date_format="iso") + "\n"
 
 
 def _latex(frame: pd.DataFrame) -> str:

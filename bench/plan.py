@@ -13,6 +13,11 @@ reuse saved.
 
 Jobs are kept in insertion order, which is topological: a job is added only
 after the jobs it depends on.
+
+Planning reads no images when told so (``read_data=False``, the dry run): a
+registered dataset's test size and fingerprint come from its metadata
+(``bench.data.metadata``).  Where the fingerprint needs the files and they are
+absent (TinyImageNet), the keys are provisional and ``Plan.provisional`` says so.
 """
 
 from __future__ import annotations
@@ -21,14 +26,22 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
+from attacks import ATTACKS, attack_preset
+from attacks.iterative import IterativeAttack
+from attacks.threats import DEFAULT_THREAT, THREATS, Axis, ThreatModel
+from bench.classifiers import ClassifierId, classifier_key
 from bench.data import DatasetSplits, load_dataset
+from bench.data.metadata import DatasetInfo, dataset_info
+from bench.errors import DataUnavailableError
+from bench.external_classifiers import check_external, external_key
 from bench.hashing import content_key
 from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, JobKind, ResultLabels, StageRef,
                         ThreatRef, TrainTask)
 from bench.plan_sources import TransferSource
 from bench.spec import CLEAN, ZOO_PREFIX, Block, Component, Spec, SpecError
+from defenses import DEFENSES, parse_stack
 
-CLEAN_THREAT = "oblivious"  # the clean column belongs with the paper's oblivious tables
+CLEAN_THREAT = DEFAULT_THREAT  # the clean column belongs with the paper's oblivious tables
 
 
 @dataclass
@@ -37,6 +50,7 @@ class Plan:
     jobs: dict[str, Job] = field(default_factory=dict)
     requested: Counter = field(default_factory=Counter)
     datasets: dict[str, DatasetSplits] = field(default_factory=dict)  # loaded while planning; the local executor reuses them
+    provisional: dict[str, str] = field(default_factory=dict)  # dataset -> why its jobs' keys are not final
 
     def ordered(self) -> list[Job]:
         return list(self.jobs.values())
@@ -66,8 +80,8 @@ class Plan:
 class Planner:
     """Builds a ``Plan``; memoises datasets and component instances for the duration of one planning."""
 
-    def __init__(self, spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None) -> None:
-        self.spec = spec
+    def __init__(self, spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None, read_data: bool = True) -> None:
+        self.spec, self.read_data = spec, read_data
         self.plan = Plan(spec, datasets=dict(datasets or {}))
         self._data = self.plan.datasets
         self._instances: dict[tuple[str, str], Any] = {}
@@ -91,19 +105,32 @@ class Planner:
             self._data[name] = load_dataset(name)
         return self._data[name]
 
+    def _info(self, name: str) -> DatasetInfo:
+        """Test size and fingerprint: from the loaded data, or (``read_data=False``) from metadata where that suffices."""
+        if name in self._data or self.read_data:
+            return DatasetInfo.of(self._dataset(name))
+        known = dataset_info(name)
+        if known is not None and known.fingerprint is not None:
+            return known
+        try:
+            return DatasetInfo.of(self._dataset(name))
+        except DataUnavailableError as exc:
+            if known is None:
+                raise
+            self.plan.provisional[name] = f"its fingerprint needs the files ({exc})"
+            return DatasetInfo(name, known.num_classes, known.image_shape, known.train_size, known.test_size,
+                               f"{name}/unread")
+
     def _n(self, dataset: str) -> int:
-        size = len(self._dataset(dataset).test)
+        size = self._info(dataset).test_size
         if self.spec.n is not None and self.spec.n > size:
             raise SpecError(f"n = {self.spec.n} but {dataset} has only {size} test examples; use n <= {size}")
         return self.spec.n or size
 
     def _instance(self, kind: str, comp: Component) -> Any:
-        from attacks import ATTACKS
-        from defenses import DEFENSES
-
         if comp.instance is not None:
             return comp.instance
-        registry = {"defense": DEFENSES, "attack": ATTACKS}[kind]
+        registry = {"defense": DEFENSES, "attack": ATTACKS, "threat": THREATS}[kind]
         if (kind, comp.label) not in self._instances:
             self._instances[(kind, comp.label)] = registry.create(comp.base, **comp.params)
         return self._instances[(kind, comp.label)]
@@ -111,23 +138,19 @@ class Planner:
     # -- jobs ----------------------------------------------------------------
 
     def _classifier(self, dataset: str, arch: str, recipe: str, seed: int, consumer: str) -> ClassifierRef:
-        from bench.classifiers import ClassifierId, classifier_key
-
         if arch in self.spec.classifiers:
             return self._external(dataset, arch, consumer)
         comp = self.spec.recipes.get(recipe, Component(recipe, recipe))
         if arch.startswith(ZOO_PREFIX):
             key = f"zoo-{arch[len(ZOO_PREFIX):]}"
         else:
-            key = classifier_key(ClassifierId(dataset, arch, comp.base, seed, dict(comp.params)), self._dataset(dataset))
+            key = classifier_key(ClassifierId(dataset, arch, comp.base, seed, dict(comp.params)), self._info(dataset))
         ref = ClassifierRef(dataset, arch, recipe, comp.base, dict(comp.params), seed, key)
         self._add(Job(f"train-{key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref)), consumer)
         return ref
 
     def _external(self, dataset: str, label: str, consumer: str) -> ClassifierRef:
         """A classifier trained elsewhere; checked against the dataset now, so a bad file fails before any work."""
-        from bench.external_classifiers import check_external, external_key
-
         ext = self.spec.classifiers[label]
         data = self._dataset(dataset)
         key = external_key(ext, data)
@@ -138,8 +161,6 @@ class Planner:
         return ref
 
     def _stack(self, ref: ClassifierRef, name: str) -> tuple[StageRef, ...]:
-        from defenses import parse_stack
-
         stages = []
         for label in parse_stack(name):
             comp = self.spec.defenses.get(label, Component(label, label))
@@ -149,7 +170,8 @@ class Planner:
                                    "seed": self.spec.seed})
             if comp.digest is not None:  # an object from Python: its weights and attributes count too
                 key, fit_key = (content_key({"stage": k, "object": comp.digest}) for k in (key, fit_key))
-            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance)
+            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance,
+                             bool(defense.randomized))
             if stage.needs_fit:
                 self._add(Job(stage.fit_job, JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
                               FitTask(ref, stage, self.spec.seed)), f"{ref.key}/{name}")
@@ -158,26 +180,19 @@ class Planner:
 
     def _attack(self, label: str, dataset: str) -> tuple[AttackRef, tuple[float, ...], dict[str, Any]]:
         """The attack with the dataset's preset filled in, its default eps list and its code identity."""
-        from attacks import attack_preset
-        from attacks.iterative import IterativeAttack
-
         comp = self.spec.attacks.get(label, Component(label, label))
         instance = self._instance("attack", comp)
-        preset = attack_preset(dataset, instance.norm)
-        params = dict(comp.params)
-        if isinstance(instance, IterativeAttack):
-            params = {"step_size": preset["step_size"], "steps": preset["steps"], **params}
+        preset = attack_preset(dataset, instance.norm, comp.base, iterative=isinstance(instance, IterativeAttack))
+        params = {**{k: v for k, v in preset.items() if k != "eps"}, **comp.params}
         eps = self.spec.attack_eps.get(label) or self.spec.default_eps or (float(preset["eps"]),)
         code = {"type": f"{type(instance).__module__}.{type(instance).__qualname__}", "version": getattr(instance, "VERSION", None)}
         return AttackRef(label, comp.base, params), eps, code
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
-               threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job:
-        from attacks.threats import VERSION as THREATS_VERSION
-
+               threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job:
         key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
                            "attack": {"base": attack.base, "params": attack.params, **code},
-                           "threat": {"model": threat.model, "params": threat.params, "version": THREATS_VERSION},
+                           "threat": {"model": threat.model, "params": threat.params, "version": version},
                            "eps": eps, "lam": lam, "seed": self.spec.seed, "n": n, "batch_size": self.spec.batch_size})
         task = CraftTask(key, target, stack, attack, threat, eps, lam, self.spec.seed, n, self.spec.batch_size)
         deps = (f"train-{target.key}",) + tuple(s.fit_job for s in stack or () if s.needs_fit)
@@ -187,21 +202,24 @@ class Planner:
                              f"craft {attack.label}/{threat.label} eps={eps:g}{lam_text} on {target.label()}{versus}", deps, task),
                          consumer)
 
-    def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels) -> str:
-        return "evaluate-" + content_key({"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
-                           "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
-                           "batch_size": self.spec.batch_size})
+    def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels,
+                  draws: int) -> str:
+        identity = {"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
+                    "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
+                    "batch_size": self.spec.batch_size}
+        return "evaluate-" + content_key({**identity, "draws": draws} if draws > 1 else identity)
 
     def _evaluate(self, ref: ClassifierRef, stack_name: str, stack: tuple[StageRef, ...], craft: Job | None,
                   labels: ResultLabels) -> None:
         advset: CraftTask | None = craft.task if craft is not None else None  # type: ignore[assignment]
-        key = self._eval_key(ref, stack, advset, labels)
+        draws = self.spec.draws if any(s.randomized for s in stack) else 1  # a deterministic stack is evaluated once
+        key = self._eval_key(ref, stack, advset, labels, draws)
         deps = (f"train-{ref.key}",) + tuple(s.fit_job for s in stack if s.needs_fit) + ((craft.key,) if craft else ())
         what = labels.attack if craft is None else f"{labels.attack}/{labels.threat} eps={labels.eps:g}"
         what += f" lam={labels.lam:g}" if labels.lam is not None else ""
         what += f" from {labels.source}" if labels.source else ""
         self._add(Job(key, JobKind.EVALUATE, f"evaluate {stack_name} | {what} | {ref.label()}", deps,
-                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size)), key)
+                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size, draws)), key)
 
     # -- the matrix ----------------------------------------------------------
 
@@ -223,18 +241,19 @@ class Planner:
                                                                  threat=CLEAN_THREAT, threat_model=CLEAN_THREAT, eps=0.0, lam=None,
                                                                  source=None, source_kind=None, source_classifier=None))
         threats = [self.spec.threats.get(t, Component(t, t)) for t in block.threats]
+        models: dict[str, ThreatModel] = {comp.label: self._instance("threat", comp) for comp in threats}
         crafters = {None: (ref, dict(source=None, source_kind=None, source_classifier=None))}
-        if any(t.base == "transfer" for t in threats):
+        if any(Axis.SOURCES in model.axes for model in models.values()):
             crafters.update({source: self._surrogate(ref, source) for source in block.sources})
         for attack_label in block.attacks:
             attack, default_eps, code = self._attack(attack_label, ref.dataset)
             for comp in threats:
-                threat = ThreatRef(comp.label, comp.base, dict(comp.params))
+                threat, model = ThreatRef(comp.label, comp.base, dict(comp.params)), models[comp.label]
                 for eps in block.eps or default_eps:
-                    for lam in block.lam if threat.model == "auxaware" else (None,):
-                        for source in block.sources if threat.model == "transfer" else (None,):
+                    for lam in block.lam if Axis.LAM in model.axes else (None,):
+                        for source in block.sources if Axis.SOURCES in model.axes else (None,):
                             crafter, source_labels = crafters[source]
-                            self._cell(ref, stacks, crafter, attack, code, threat, eps, lam, {**base, **source_labels})
+                            self._cell(ref, stacks, crafter, attack, code, threat, model, eps, lam, {**base, **source_labels})
 
     def _surrogate(self, ref: ClassifierRef, source: TransferSource) -> tuple[ClassifierRef, dict[str, Any]]:
         if ref.external is not None and source.recipe is None and source.arch not in self.spec.classifiers:
@@ -248,19 +267,21 @@ class Planner:
                              source_classifier=crafter.label())
 
     def _cell(self, ref: ClassifierRef, stacks: dict[str, tuple[StageRef, ...]], crafter: ClassifierRef, attack: AttackRef,
-              code: dict[str, Any], threat: ThreatRef, eps: float, lam: float | None, labels: dict[str, Any]) -> None:
+              code: dict[str, Any], threat: ThreatRef, model: ThreatModel, eps: float, lam: float | None,
+              labels: dict[str, Any]) -> None:
         """One attack setting against every stack: a set per stack, or one shared set when the threat allows."""
-        from attacks.threats import ThreatModel
-
-        per_stack = ThreatModel(threat.model).depends_on_stack
+        per_stack = model.depends_on_stack
         for name, stages in stacks.items():
             result_labels = ResultLabels(**labels, defense=name, attack=attack.label, attack_base=attack.base,
                                          threat=threat.label, threat_model=threat.model, eps=eps, lam=lam)
-            craft = self._craft(crafter, stages if per_stack else None, attack, code, threat, eps, lam, labels["n"],
+            craft = self._craft(crafter, stages if per_stack else None, attack, code, threat, model.VERSION, eps, lam, labels["n"],
                                 consumer=f"{ref.key}/{name}/{result_labels}")
             self._evaluate(ref, name, stages, craft, result_labels)
 
 
-def build_plan(spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None) -> Plan:
-    """The job graph of ``spec``; each dataset not in ``datasets`` is loaded once, to key classifiers by its fingerprint."""
-    return Planner(spec, datasets).build()
+def build_plan(spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None, read_data: bool = True) -> Plan:
+    """The job graph of ``spec``; each dataset not in ``datasets`` is loaded once, to key classifiers by its fingerprint.
+
+    ``read_data=False``: datasets whose metadata suffices are not loaded (see the module docstring).
+    """
+    return Planner(spec, datasets, read_data).build()

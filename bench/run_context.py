@@ -16,12 +16,16 @@ from typing import Any, Mapping
 
 import torch
 
+from attacks import ATTACKS
+from attacks.threats import threat_model
 from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
 from bench.data import DatasetSplits, Split, load_dataset
 from bench.device import resolve_device
 from bench.external_classifiers import obtain_external
 from bench.jobs import ClassifierRef, CraftTask, StageRef
+from defenses import DEFENSES, FitContext, Stack
+from defenses.timing import time_fit
 
 ADVSETS = "advsets"
 DEFENSES_KIND = "defenses"
@@ -47,8 +51,6 @@ class AdvSet:
 
 def new_defense(stage: StageRef) -> Any:  # -> defenses.Defense
     """A fresh, unfitted defense for ``stage``: built from the registry, or a copy of the object given (fit mutates it)."""
-    from defenses import DEFENSES
-
     if stage.instance is not None:
         return copy.deepcopy(stage.instance)
     return DEFENSES.create(stage.base, **stage.params)
@@ -96,9 +98,6 @@ class RunContext:
         then the cached state loaded strictly, so a run from the cache sees
         exactly what the run that fitted it saw.
         """
-        from defenses import FitContext
-        from defenses.timing import time_fit
-
         if stage.key in self._stages:
             return self._stages[stage.key]
         ctx = FitContext(classifier=self.classifier(ref).model, train=self.dataset(ref.dataset).train, dataset=ref.dataset,
@@ -125,8 +124,6 @@ class RunContext:
         return self._stages[stage.key]
 
     def stack(self, ref: ClassifierRef, stages: tuple[StageRef, ...], seed: int):  # -> defenses.Stack
-        from defenses import Stack
-
         return Stack([(s.label, self.stage(ref, s, seed)[0]) for s in stages])
 
     def advset(self, task: CraftTask) -> AdvSet:
@@ -147,11 +144,10 @@ class RunContext:
         return self.cache.load(kind, key) or Artifact({k: v.detach().cpu() for k, v in tensors.items()}, metadata)
 
     def _craft(self, task: CraftTask) -> tuple[torch.Tensor, torch.Tensor, float]:
-        from attacks import ATTACKS, craft
-
         model = self.classifier(task.target).model
         stack = self.stack(task.target, task.stack, task.seed) if task.stack is not None else None
         attack = ATTACKS.create(task.attack.base, **task.attack.params)
+        threat = threat_model(task.threat.model, **task.threat.params)
         split = self.test_split(task.target.dataset, task.n)
         generator = torch.Generator(device=self.device).manual_seed(task.seed)
         begin = time.perf_counter()
@@ -159,8 +155,7 @@ class RunContext:
         for i in range(0, len(split), task.batch_size):
             x = split.x[i : i + task.batch_size].to(self.device)
             y = split.y[i : i + task.batch_size].to(self.device)
-            result = craft(task.threat.model, attack, model, stack, x, y, task.eps, lam=task.lam, generator=generator,
-                           **task.threat.params)
+            result = threat.craft(attack, model, stack, x, y, task.eps, lam=task.lam, generator=generator)
             xs.append(result.x_adv.detach().cpu())
             successes.append(result.success.cpu())
         return torch.cat(xs), torch.cat(successes), time.perf_counter() - begin

@@ -16,11 +16,12 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from attacks.threats import role_of
 from bench.errors import UserError
 from bench.plan_sources import SourceError, TransferSource, parse_source
 from bench.report.names import attack_column, eps_text, section_of
 from bench.report.plan_labels import parse_evaluate_label
-from bench.store import flags_of, job_rows, results_rows, run_info
+from bench.store import draw_flags_of, flags_of, job_rows, results_rows, run_info
 
 DONE = "done"
 EVALUATE = "evaluate"
@@ -39,6 +40,13 @@ class ReportData:
     def flags(self, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
         """Per-example correct flags (after the defense) of the given done evaluate jobs."""
         return {key: correct for key, (correct, _) in flags_of(self.path, job_keys).items()}
+
+    def draw_flags(self, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
+        """Per-example correct flags of each draw (draws, n) of the given done evaluate jobs."""
+        return draw_flags_of(self.path, job_keys)
+
+    def done_keys(self) -> list[str]:
+        return list(self.cells.loc[self.cells["status"] == DONE, "job_key"])
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(self.cells["dataset"]))
@@ -91,15 +99,16 @@ def _source_kind(source: str | None, target_arch: str) -> str | None:
 
 
 def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
-    """Add the names tables group by: classifier, recipe base, section, attack column, eps text."""
+    """Add the names tables group by: classifier, recipe base, section, attack column, eps text, threat role."""
     if cells.empty:
-        return cells.assign(classifier=[], recipe_base=[], section=[], column=[], eps_key=[])
+        return cells.assign(classifier=[], recipe_base=[], section=[], column=[], eps_key=[], threat_role=[])
     cells = cells.copy()
     given = spec.get("classifiers", {})  # bench.external_classifiers: recipe label -> its source
     cells["recipe_base"] = [given[r]["source"] if r in given else _base(spec, "recipes", r) for r in cells["recipe"]]
     cells["section"] = cells["recipe_base"].map(section_of)
     cells["column"] = [attack_column(a, b) for a, b in zip(cells["attack"], cells["attack_base"])]
     cells["eps_key"] = cells["eps"].map(eps_text)
+    cells["threat_role"] = [role_of(t).value for t in cells["threat_model"]]
     cells["classifier"] = _classifier_labels(cells)
     return cells
 
