@@ -90,6 +90,14 @@ def ctx() -> FitContext:
                       device=torch.device("cpu"), progress=False)
 
 
+def fitted_and_fresh(ctx: FitContext, cls: type[MeanPull] = MeanPull) -> tuple[MeanPull, MeanPull]:
+    """A fitted object and a fresh one built for ``ctx``, as the harness makes them before loading."""
+    fitted, fresh = cls(), cls()
+    fitted.fit(ctx)
+    fresh.build(ctx)
+    return fitted, fresh
+
+
 def test_parameters_come_from_the_signature_with_defaults():
     assert Blur().params == {"k": 3} and Blur(5).params == {"k": 5} and Blur(k=5).params == {"k": 5}
     assert Blur(3).identity() != Blur(5).identity()
@@ -126,32 +134,23 @@ def test_copies_and_pickles_keep_the_parameters():
 
 
 def test_state_holds_tensors_made_in_fit_and_modules_made_in_build(ctx):
-    fitted = MeanPull()
-    fitted.fit(ctx)
+    fitted, fresh = fitted_and_fresh(ctx)
     state = fitted.state_dict()
     assert sorted(state) == ["mean", "net.bias", "net.weight"]
-    fresh = MeanPull()
-    fresh.build(ctx)
     fresh.load_state_dict(state)
     x = torch.rand(3, 1, 6, 6)
     assert torch.equal(fresh.purify(x), fitted.purify(x))
 
 
 def test_a_missing_key_is_named(ctx):
-    fitted = MeanPull()
-    fitted.fit(ctx)
+    fitted, fresh = fitted_and_fresh(ctx)
     state = {k: v for k, v in fitted.state_dict().items() if k != "net.bias"}
-    fresh = MeanPull()
-    fresh.build(ctx)
     with pytest.raises(UserError, match=r"missing keys: net\.bias; unexpected keys: none"):
         fresh.load_state_dict(state)
 
 
 def test_a_missing_tensor_made_in_fit_is_named_because_the_class_declares_it(ctx):
-    fitted = MeanPull()
-    fitted.fit(ctx)
-    fresh = MeanPull()
-    fresh.build(ctx)
+    fitted, fresh = fitted_and_fresh(ctx)
     with pytest.raises(UserError, match=r"missing keys: mean;"):
         fresh.load_state_dict({k: v for k, v in fitted.state_dict().items() if k != "mean"})
 
@@ -168,10 +167,7 @@ def test_declared_tensors_are_read_from_annotations_optional_or_not():
 
 
 def test_an_unexpected_key_is_named_and_nothing_is_loaded(ctx):
-    fitted = MeanPull()
-    fitted.fit(ctx)
-    fresh = MeanPull()
-    fresh.build(ctx)
+    fitted, fresh = fitted_and_fresh(ctx)
     before = copy.deepcopy(fresh.net.state_dict())
     with pytest.raises(UserError, match=r"unexpected keys: other\.weight"):
         fresh.load_state_dict({**fitted.state_dict(), "other.weight": torch.zeros(1)})
@@ -187,10 +183,7 @@ def test_a_state_key_that_names_a_plain_attribute_is_unexpected(ctx):
 
 
 def test_a_network_made_only_in_fit_is_named_with_the_fix(ctx):
-    fitted = NetInFit()
-    fitted.fit(ctx)
-    fresh = NetInFit()
-    fresh.build(ctx)
+    fitted, fresh = fitted_and_fresh(ctx, NetInFit)
     with pytest.raises(UserError, match=r"unexpected keys: net\.bias, net\.weight\).*build\(ctx\)"):
         fresh.load_state_dict(fitted.state_dict())
 

@@ -155,16 +155,14 @@ def test_constructor_arguments_are_variants_with_their_own_results(first_and_sec
 
 def test_bench_evaluate_takes_the_plugin_by_name_and_as_an_object(first_and_second, plugin_site, workdir, cache):
     code = ("import bench; from meanpull_plugin import MeanPull\n"
-            "frame = bench.evaluate('mine.pt', arch='smallcnn', defenses=['meanpull', MeanPull(strength=0.8)], "
-            "attacks=['pgd'], n=20, device='cpu', threads=1, attack_params={'pgd': {'steps': 3}}, progress=False)\n"
-            "print(frame[['defense', 'attack', 'accuracy']].to_json(orient='records'))")
+            "bench.evaluate('mine.pt', arch='smallcnn', defenses=['meanpull', MeanPull(strength=0.8)], attacks=['pgd'], "
+            "n=20, device='cpu', threads=1, attack_params={'pgd': {'steps': 3}}, results='evaluate.sqlite', progress=False)")
     out = run(["-c", code], plugin_site, workdir, cache)
     assert out.returncode == 0, out.stderr
-    rows = {(r["defense"], r["attack"]): r["accuracy"] for r in json.loads(out.stdout.strip().splitlines()[-1])}
-    cli = per_example(first_and_second[0])
-    assert {k: v for k, v in rows.items() if k[0] == "meanpull"} == {k: v[1] for k, v in cli.items() if k[0] == "meanpull"}
-    objects = {k[1]: v for k, v in rows.items() if k[0] not in ("meanpull", "none")}
-    assert objects == {k[1]: v[1] for k, v in cli.items() if k[0] == "strong"}  # the same parameters, fitted alike
+    cli, evaluated = per_example(first_and_second[0]), per_example(workdir / "evaluate.sqlite")
+    assert {k: v for k, v in evaluated.items() if k[0] == "meanpull"} == {k: v for k, v in cli.items() if k[0] == "meanpull"}
+    objects = {k[1]: v for k, v in evaluated.items() if k[0] not in ("meanpull", "none")}
+    assert objects == {k[1]: v for k, v in cli.items() if k[0] == "strong"}  # the same parameters, fitted alike
 
 
 def test_a_cached_state_without_a_key_is_refused_naming_it(first_and_second, plugin_site, workdir, cache):
