@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from bench.classifiers import predictions
 from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
 from bench.run_context import RunContext
 from defenses.timing import time_purification
@@ -56,11 +57,6 @@ def _craft(task: CraftTask, ctx: RunContext) -> JobOutput:
             "success_rate": float(advset.success.float().mean()) if len(advset.success) else 0.0}, None
 
 
-def _predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -77,7 +73,7 @@ def _purify_predict(model: torch.nn.Module, stack: Any, x: torch.Tensor, batch_s
             purified.append(stack.purify(x[i : i + batch_size].to(device)).cpu())
     _sync(device)
     seconds = time.perf_counter() - begin
-    return _predict(model, torch.cat(purified), batch_size, device), seconds
+    return predictions(model, torch.cat(purified), device, batch_size), seconds
 
 
 def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
@@ -85,7 +81,7 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     stack = ctx.stack(task.classifier, task.stack, task.seed)
     split = ctx.test_split(task.classifier.dataset, task.labels.n)
     x = split.x if task.advset is None else ctx.advset(task.advset).x_adv
-    undefended = _predict(model, x, task.batch_size, ctx.device) == split.y
+    undefended = predictions(model, x, ctx.device, task.batch_size) == split.y
     draws, purify_seconds = [], 0.0
     for draw in range(task.draws):
         torch.manual_seed(task.seed + draw)  # randomized stages draw the same noise in every run, other noise per draw
