@@ -23,6 +23,7 @@ from bench.errors import InvalidInputError
 from bench.hashing import content_key
 from bench.models import ARCHS
 from bench.models.robustbench_zoo import load_zoo_model
+from bench.predictions import predict_labels
 from bench.recipes import RECIPES, train
 from bench.recipes.base import Recipe
 
@@ -74,26 +75,9 @@ def classifier_key(cid: ClassifierId, data: DatasetSplits | DatasetInfo) -> str:
                         "recipe": recipe.identity(), "seed": cid.seed})
 
 
-def check_finite_logits(logits: torch.Tensor, what: str) -> torch.Tensor:
-    """``logits`` if all finite; NaN would silently count as class 0 under argmax, so it is an error naming the cause."""
-    bad = int((~torch.isfinite(logits)).any(dim=-1).sum()) if logits.is_floating_point() else 0
-    if bad:
-        raise InvalidInputError(f"{what}: non-finite logits (NaN or inf) for {bad} of {len(logits)} inputs; its weights hold "
-                                "NaN (training diverged, or a broken checkpoint), its inputs do (a purifier's output), "
-                                "or it overflows")
-    return logits
-
-
-def predictions(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 500) -> torch.Tensor:
-    """The model's classes for ``x`` (on the CPU), in batches; non-finite logits are an error."""
-    with torch.no_grad():
-        return torch.cat([check_finite_logits(model(x[i : i + batch_size].to(device)), "the classifier").argmax(1).cpu()
-                          for i in range(0, len(x), batch_size)])
-
-
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch_size: int = 500) -> float:
     model.eval()
-    return float((predictions(model, x, device, batch_size) == y).float().mean()) if len(x) else 0.0
+    return float((predict_labels(model, x, batch_size, device) == y).float().mean()) if len(x) else 0.0
 
 
 def obtain_classifier(cid: ClassifierId, *, data: DatasetSplits | None = None, device: torch.device | str = "auto",

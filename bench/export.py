@@ -76,8 +76,13 @@ FORMATS: dict[str, Callable[[pd.DataFrame], str]] = {
 }
 
 
-def export(path: Path | str, fmt: str) -> str:
-    """The results of ``path`` rendered as ``fmt`` (one of ``FORMATS``)."""
+def render(frame: pd.DataFrame, fmt: str) -> str:
+    """``frame`` as ``fmt`` (one of ``FORMATS``)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    return FORMATS[fmt](results_frame(path))
+    return FORMATS[fmt](frame)
+
+
+def export(path: Path | str, fmt: str) -> str:
+    """The results of ``path`` rendered as ``fmt`` (one of ``FORMATS``)."""
+    return render(results_frame(path), fmt)

@@ -27,10 +27,11 @@ from torch import nn
 
 from bench.cache import ArtifactCache
 from bench.checkpoints import read_checkpoint
-from bench.classifiers import ARCH_VERSION, LoadedClassifier, accuracy, build_arch, check_finite_logits
+from bench.classifiers import ARCH_VERSION, LoadedClassifier, accuracy, build_arch
 from bench.data import DatasetSplits
 from bench.errors import InvalidInputError, UserError
 from bench.hashing import content_key, file_digest, state_digest
+from bench.predictions import check_finite_logits
 
 CHECKPOINT = "checkpoint"  # the label (recipe column) of a classifier from --checkpoint or bench.evaluate(PATH)
 MODULE = "module"  # the label of a classifier given as an nn.Module

@@ -15,6 +15,9 @@ Tables:
   flags after the defense (on every draw) and without it, bit-packed.
 - ``draws``: for a randomized stack evaluated over several draws, the flags
   of each draw (draws x n, bit-packed) and their mean accuracy.
+- ``audit``: one row per check of each audit job (``bench.auditing``): verdict,
+  value, threshold, evidence; the per-stack ``overall`` row is derived from
+  these and the results when read (``bench.auditing.frame``).
 
 A job's outcome is written in one transaction (job row, result row, flags), so
 a crash leaves either all of it or none.  Primary keys make a second write of
@@ -39,7 +42,7 @@ import numpy as np
 
 from bench.atomic import check_writable_file
 from bench.errors import UserError
-from bench.jobs import EvaluateTask, Job, Outcome, Status
+from bench.jobs import AuditTask, EvaluateTask, Job, Outcome, Status
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
@@ -73,6 +76,11 @@ CREATE TABLE IF NOT EXISTS flags (
 CREATE TABLE IF NOT EXISTS draws (
     job_key TEXT PRIMARY KEY REFERENCES results(job_key), draws INTEGER NOT NULL, n INTEGER NOT NULL,
     accuracy_mean REAL NOT NULL, correct BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    job_key TEXT NOT NULL REFERENCES jobs(key), part TEXT NOT NULL, dataset TEXT NOT NULL, arch TEXT NOT NULL,
+    recipe TEXT NOT NULL, seed INTEGER NOT NULL, defense TEXT NOT NULL, n INTEGER NOT NULL, classifier_key TEXT NOT NULL,
+    "check" TEXT NOT NULL, verdict TEXT NOT NULL, value REAL, threshold REAL, evidence TEXT NOT NULL,
+    PRIMARY KEY (job_key, "check"));
 """
 
 
@@ -289,6 +297,16 @@ class Store:
                  outcome.finished, outcome.device, self.session_id, json.dumps(outcome.details, default=str)))
             if outcome.status is Status.DONE and outcome.result is not None and isinstance(job.task, EvaluateTask):
                 self._insert_result(c, job, outcome)
+            if outcome.status is Status.DONE and isinstance(job.task, AuditTask):
+                self._insert_checks(c, job, outcome)
+
+    def _insert_checks(self, c: sqlite3.Connection, job: Job, outcome: Outcome) -> None:
+        task: AuditTask = job.task  # type: ignore[assignment]
+        labels = asdict(task.labels)
+        for check in outcome.details.get("checks", ()):
+            row = {"job_key": job.key, "part": task.part, **labels, "classifier_key": task.classifier.key, **check}
+            columns = ", ".join(f'"{k}"' for k in row)
+            c.execute(f"INSERT OR IGNORE INTO audit ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
     def _insert_result(self, c: sqlite3.Connection, job: Job, outcome: Outcome) -> None:
         task: EvaluateTask = job.task  # type: ignore[assignment]
@@ -375,6 +393,19 @@ def draw_flags_of(path: Path | str, job_keys: Iterable[str]) -> dict[str, np.nda
                 if row is not None:
                     out[key] = unpack_flags(row["correct"], row["draws"] * row["n"]).reshape(row["draws"], row["n"])
         return out
+    finally:
+        conn.close()
+
+
+def audit_rows(path: Path | str) -> list[dict[str, Any]]:
+    """Check rows of the current plan's audit jobs, in plan order, each with its job's details (JSON)."""
+    conn = open_readonly(path)
+    try:
+        if not has_table(conn, "audit"):
+            return []
+        query = ("SELECT a.*, j.details_json FROM audit a JOIN plan_jobs p ON p.key = a.job_key JOIN jobs j ON j.key = a.job_key "
+                 "ORDER BY p.position, a.rowid")
+        return [dict(r) for r in conn.execute(query)]
     finally:
         conn.close()
 
