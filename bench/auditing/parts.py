@@ -19,7 +19,7 @@ import torch
 
 from attacks import ATTACKS
 from attacks.threats import craft
-from attacks.threats.adaptive import DEFAULT_RELU_BETA
+from attacks.threats.adaptive import DEFAULT_RELU_BETA, Selection
 from attacks.threats.pipeline import DefendedPipeline, autograd_stage, identity_stage
 from bench.auditing.binarization import binarization_test
 from bench.auditing.declared import declared_checks
@@ -114,7 +114,8 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
         advset = ctx.advset(crafts[Role.ADAPTIVE.value])
         flags = torch.from_numpy(correct(Role.ADAPTIVE))
         surrogate = _surrogate_correct(model, pipeline, advset.x_adv, split.y, task.batch_size, ctx.device)
-        return [*trace_checks(advset.trace, advset.success, flags), transfer_failure(surrogate, flags)], {}
+        keeps_best = Selection.coerce(threat.get("select", Selection.BEST)) is Selection.BEST
+        return [*trace_checks(advset.trace, advset.success, flags, keeps_best), transfer_failure(surrogate, flags)], {}
     if part is Part.SANITY:
         flags = {role: correct(role) for role in PART_ROLES[Part.SANITY]}
         settings, eps = params["settings"], params["eps"]

@@ -38,7 +38,7 @@ class Planner(Protocol):
 
 
 #: Bump when a check changes what it concludes from the same inputs (it enters the audit jobs' keys).
-VERSION = "1"
+VERSION = "2"
 AUDIT_ATTACK = "pgd"
 SQUARE = "square"
 
