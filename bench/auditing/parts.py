@@ -102,9 +102,11 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
     crafts = dict(task.crafts)
 
     def correct(role: Role) -> np.ndarray:
+        """Per example: correct on every draw of the stack (one for a deterministic stack), as the evaluate jobs count."""
         x_adv = ctx.advset(crafts[role.value]).x_adv
-        labels, _ = defended_predictions(model, stack, x_adv, task.batch_size, ctx.device, task.seed)
-        return (labels == split.y).numpy()
+        draws = [defended_predictions(model, stack, x_adv, task.batch_size, ctx.device, task.seed + draw)[0] == split.y
+                 for draw in range(params["draws"])]
+        return torch.stack(draws).all(0).numpy()
 
     if part is Part.DECLARED:
         probe_n = params["settings"]["probe_n"]
