@@ -38,6 +38,7 @@ def test_leaderboard_across_two_databases(two_runs):
     assert mine["worst_ci_low"] < 75.0 < mine["worst_ci_high"] and mine["run"] == "second"
     assert board.set_index("defense").loc["none", "database"] == str(two_runs[0])
     assert board["audit"].isna().all()  # no audit ran
+    assert set(board["threats"]) == {"oblivious"} and set(board["results"]) == {2}  # what each worst case covers
 
 
 def test_audit_verdicts_are_read_where_an_audit_ran(two_runs):
