@@ -19,14 +19,16 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.errors import UserError
+from bench.jobs import LABEL_COLUMNS
 from bench.statistics import accuracy_interval
 from bench.store import results_rows
 
 EXPORT_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy",
                   "ci_low", "ci_high", "seconds")
-EXTRA_COLUMNS = ("seed", "draws", "accuracy_mean_draws", "accuracy_undefended", "purify_seconds_per_image", "attack_base",
-                 "threat_model", "source_kind", "source_classifier", "eval_batch_size", "device", "classifier_key",
-                 "advset_key", "job_key", "finished")
+MEASURED_COLUMNS = ("draws", "accuracy_mean_draws", "accuracy_undefended", "purify_seconds_per_image", "eval_batch_size",
+                    "device", "classifier_key", "advset_key", "job_key", "finished")
+#: Every other label of a result (``bench.jobs.LABEL_COLUMNS``, the one definition the store writes too), then the rest.
+EXTRA_COLUMNS = (*(c for c in LABEL_COLUMNS if c not in EXPORT_COLUMNS), *MEASURED_COLUMNS)
 PERCENT_COLUMNS = ("accuracy", "accuracy_mean_draws", "accuracy_undefended")
 
 

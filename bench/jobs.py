@@ -8,7 +8,7 @@ in the results store is never run again (resume).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -16,6 +16,9 @@ import numpy as np
 
 from bench.classifiers import ClassifierId
 from bench.external_classifiers import ExternalClassifier
+
+#: The pseudo-attack of the unperturbed column that every stack gets.
+CLEAN = "clean"
 
 
 class JobKind(str, Enum):
@@ -138,6 +141,10 @@ class ResultLabels:
     source_kind: str | None  # S=T or S!=T
     source_classifier: str | None
     n: int
+
+
+#: The label columns of a result, in the store's results table, its plan and the exports.
+LABEL_COLUMNS = tuple(f.name for f in fields(ResultLabels))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ Tables:
 - ``sessions``: each invocation: dates, pid, host, executor, device, argv,
   library versions, code revision, how it ended.
 - ``plan_jobs``: the jobs of the current plan (what a complete run contains;
-  a partial run's report can say what is missing).
+  a partial run's report can say what is missing), each evaluate job with the
+  labels its result will carry (``labels_json``, the ``ResultLabels`` fields),
+  so a missing cell is placed in its table from stored columns.
 - ``jobs``: every finished job: status (done, failed, skipped), error,
   seconds, dates, device, details (JSON).
 - ``results``: one row per evaluate job; ``flags``: its per-example correct
@@ -56,7 +58,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, finished TEXT, pid INTEGER, host TEXT,
     executor TEXT, device TEXT, argv TEXT, versions_json TEXT, code_revision TEXT, outcome TEXT);
 CREATE TABLE IF NOT EXISTS plan_jobs (
-    key TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, deps_json TEXT NOT NULL);
+    key TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, deps_json TEXT NOT NULL,
+    labels_json TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'skipped')), error TEXT,
@@ -102,6 +105,15 @@ def unpack_flags(blob: bytes, n: int) -> np.ndarray:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _labels_json(job: Job) -> str | None:
+    """The result labels an evaluate job will store (None for the other kinds)."""
+    return json.dumps(asdict(job.task.labels)) if isinstance(job.task, EvaluateTask) else None
+
+
+def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -177,6 +189,26 @@ def _changed_keys(stored_json: str, new_json: str) -> list[str]:
     return changed
 
 
+def set_aside(path: Path) -> Path | None:
+    """Move the database at ``path`` (and its -wal/-shm) to ``NAME-<its spec digest>.sqlite`` beside it; returns where.
+
+    Nothing is moved (None) when there is no run there.  An existing file of the target name is never overwritten.
+    """
+    run = read_run(path)
+    if run is None:
+        return None
+    target = path.with_name(f"{path.stem}-{run['spec_digest'][:12]}{path.suffix}")
+    if target.exists():
+        raise UserError(f"{path} holds an older run and {target} exists already; move or delete one of them")
+    conn = _connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")  # folds a -wal into the file, so one rename moves the whole run
+    finally:
+        conn.close()
+    os.replace(path, target)
+    return target
+
+
 def done_keys(path: Path) -> set[str]:
     """Keys of the jobs done in an existing database (empty when there is none); read-only."""
     if read_run(path) is None:
@@ -204,6 +236,8 @@ class Store:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            if not _has_column(c, "plan_jobs", "labels_json"):  # a database from before the column: record_plan fills it
+                c.execute("ALTER TABLE plan_jobs ADD COLUMN labels_json TEXT")
         self.session_id: int | None = None
 
     @contextmanager
@@ -254,8 +288,9 @@ class Store:
         """Replace the list of planned jobs (same content when two processes run the same spec)."""
         with self.transaction() as c:
             c.execute("DELETE FROM plan_jobs")
-            c.executemany("INSERT INTO plan_jobs VALUES (?, ?, ?, ?, ?)",
-                          [(j.key, i, j.kind.value, j.label, json.dumps(list(j.deps))) for i, j in enumerate(jobs)])
+            c.executemany("INSERT INTO plan_jobs VALUES (?, ?, ?, ?, ?, ?)",
+                          [(j.key, i, j.kind.value, j.label, json.dumps(list(j.deps)), _labels_json(j))
+                           for i, j in enumerate(jobs)])
 
     # -- jobs ------------------------------------------------------------------
 
@@ -391,11 +426,16 @@ def audit_rows(path: Path | str) -> list[dict[str, Any]]:
 
 
 def job_rows(path: Path | str) -> list[dict[str, Any]]:
-    """Every planned job with its status (``pending`` when it has not finished yet)."""
+    """Every planned job with its status (``pending`` when it has not finished yet) and, for evaluate jobs, its labels.
+
+    ``labels_json`` is None in a database whose plan was recorded before that column existed.
+    """
     conn = open_readonly(path)
     try:
+        labels = "p.labels_json" if _has_column(conn, "plan_jobs", "labels_json") else "NULL AS labels_json"
         query = ("SELECT p.key, p.kind, p.label, COALESCE(j.status, 'pending') AS status, j.error, j.seconds, j.started, "
-                 "j.finished, j.device, j.details_json FROM plan_jobs p LEFT JOIN jobs j ON j.key = p.key ORDER BY p.position")
+                 f"j.finished, j.device, j.details_json, {labels} FROM plan_jobs p LEFT JOIN jobs j ON j.key = p.key "
+                 "ORDER BY p.position")
         return [dict(r) for r in conn.execute(query)]
     finally:
         conn.close()

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from attacks.threats import Role, role_of
+from bench.jobs import CLEAN
 from bench.statistics import flags_interval, paired_comparison
 
-CLEAN = "clean"
 NONE_STACK = "none"
 DONE = "done"
 PAPER_WORST_BASES = frozenset({"clean", "pgd", "cw", "deepfool", "mim"})  # Table 3's "Worst": Clean, PGD, C&W, DF, MIM

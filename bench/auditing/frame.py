@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+from attacks.threats import Role as ThreatRole
+from attacks.threats import role_of
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
@@ -68,7 +70,7 @@ def overall(checks: list[CheckResult], flags: Iterable[np.ndarray], missing: lis
 
 def _transfer_check(results: list[dict[str, Any]], flags: dict[str, np.ndarray],
                     adaptive: np.ndarray | None) -> CheckResult:
-    transfer = [r for r in results if r["threat_model"] == "transfer" and r["job_key"] in flags]
+    transfer = [r for r in results if role_of(r["threat_model"]) is ThreatRole.TRANSFER and r["job_key"] in flags]
     if adaptive is None:
         return skipped("transfer_vs_adaptive", "the audit's adaptive attack has not finished")
     if not transfer:

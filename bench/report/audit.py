@@ -13,9 +13,11 @@ import math
 
 import pandas as pd
 
+from attacks.threats import Role
 from bench.auditing.catalogue import CHECKS
 from bench.auditing.frame import audit_checks
 from bench.auditing.verdicts import OVERALL, Verdict
+from bench.jobs import CLEAN
 from bench.report.load import DONE, ReportData
 from bench.report.model import ReportTable
 from bench.report.names import slug
@@ -23,7 +25,6 @@ from bench.report.names import slug
 BADGES = {Verdict.PASS.value: "reliable", Verdict.WARN.value: "reliable, with warnings", Verdict.FAIL.value: "unreliable",
           Verdict.SKIPPED.value: "incomplete"}
 AUDIT_COLUMN = "Audit"
-CLEAN = "clean"
 
 
 def _mark(verdict: str) -> str:
@@ -33,7 +34,7 @@ def _mark(verdict: str) -> str:
 def _oblivious(data: ReportData, dataset: str, arch: str, recipe: str, defense: str) -> float:
     cells = data.cells
     rows = cells[(cells["dataset"] == dataset) & (cells["arch"] == arch) & (cells["recipe"] == recipe)
-                 & (cells["defense"] == defense) & (cells["threat_model"] == "oblivious") & (cells["attack"] != CLEAN)
+                 & (cells["defense"] == defense) & (cells["threat_role"] == Role.BASELINE.value) & (cells["attack"] != CLEAN)
                  & (cells["status"] == DONE)]
     return 100 * float(rows["accuracy"].min()) if not rows.empty else math.nan
 

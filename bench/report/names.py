@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-CLEAN = "clean"
 NONE_STACK = "none"
 NATURAL = "natural"
 # The paper's column names, in Table 3's order; AutoAttack as in its Table 13.

@@ -59,8 +59,9 @@ and defense stages (``Defense`` instances) under labels the axes name; the
 spec's identity holds their content digests, never the objects or file paths.
 """
 
+from bench.jobs import CLEAN
 from bench.spec.loading import apply_assignment, apply_overrides, audited, checkpoint_overrides, load_spec
-from bench.spec.model import (AUDIT, AUDIT_PARAMS, AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, COMPONENT_TABLES, DEFAULT_BATCH_SIZE,
+from bench.spec.model import (AUDIT, AUDIT_PARAMS, AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, COMPONENT_TABLES, DEFAULT_BATCH_SIZE,
                               DEFAULT_LAMBDAS, PRETRAINED, SCALARS, TOP_KEYS, USE, ZOO_PREFIX, Block,
                               Component, Spec, SpecError)
 from bench.spec.validation import parse_spec

@@ -13,7 +13,6 @@ from bench.hashing import content_key
 from bench.plan_sources import TransferSource
 from bench.spec.audit_settings import AuditSettings
 
-CLEAN = "clean"
 USE = "use"
 DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_BATCH_SIZE = 500

@@ -24,12 +24,13 @@ from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
 from bench.errors import DataUnavailableError, UnknownNameError, UserError
 from bench.external_classifiers import ExternalClassifier, from_checkpoint, from_module
+from bench.jobs import CLEAN
 from bench.models import ARCHS
 from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
 from bench.spec.audit_settings import parse_audit_settings
-from bench.spec.model import (AUDIT, AUDIT_PARAMS, AXES, AXIS_DEFAULTS, BLOCK_KEYS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
+from bench.spec.model import (AUDIT, AUDIT_PARAMS, AXES, AXIS_DEFAULTS, BLOCK_KEYS, CLASSIFIER_KEYS, CLASSIFIERS, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
                               DEFAULT_LAMBDAS, LABEL, MAX_NAME, PRETRAINED, SCALARS, SEEDS, TOP_KEYS, USE, ZOO_PREFIX,
                               Block, Component, Spec, SpecError)
 from defenses import DEFENSES, parse_stack
