@@ -161,7 +161,7 @@ class Halve(Defense):
 
 def test_works_in_a_stack(gan, x_test):
     stack = Stack([("defensegan", gan), ("halve", Halve())])
-    assert not stack.randomized
+    assert not stack.differentiable and not stack.randomized
     assert torch.equal(stack.purify(x_test), gan.purify(x_test) / 2)
     assert [name for name, _ in Stack.from_name("defensegan+aid").stages] == ["defensegan", "aid"]
 

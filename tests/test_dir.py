@@ -167,7 +167,7 @@ def test_state_round_trips_through_the_cache(dir_defense, natural_cnn, train_spl
 def test_stacks_with_other_stages(dir_defense, x_test):
     stack = Stack([("halve", Halve()), ("dir", dir_defense)])
     assert torch.equal(seeded(stack.purify, x_test, 0), seeded(dir_defense.purify, x_test / 2, 0))
-    assert stack.randomized
+    assert stack.randomized and stack.differentiable
 
 
 @pytest.mark.parametrize("params", [{"width": 0}, {"patch": 0}, {"combine": "max"}, {"mask_seed": -1}, {"eps": -0.1},

@@ -133,7 +133,7 @@ def test_dynamic_noise_stays_in_its_ball(x_test):
 def test_stacks_with_other_stages(nrp, x_test):
     stack = Stack([("nrp", nrp), ("halve", Halve())])
     assert torch.equal(stack.purify(x_test), nrp.purify(x_test) / 2)
-    assert not stack.randomized
+    assert stack.differentiable and not stack.randomized
 
 
 def test_natural_feature_network_is_trained_apart_from_the_classifier(natural_cnn, train_split):

@@ -209,7 +209,7 @@ class Halve(Defense):
 
 def test_works_in_a_stack(pixeldefend, x_real):
     stack = Stack([("pixeldefend", pixeldefend), ("halve", Halve())])
-    assert not stack.randomized
+    assert not stack.differentiable and not stack.randomized
     assert torch.equal(stack.purify(x_real), pixeldefend.purify(x_real) / 2)
     assert [name for name, _ in Stack.from_name("pixeldefend+aid").stages] == ["pixeldefend", "aid"]
 
