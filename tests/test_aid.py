@@ -286,6 +286,7 @@ def test_identity_covers_parameters():
 def test_stack_runs_aid(aid, x_test):
     stack = Stack([("none", DEFENSES.create("none")), ("aid", aid)])
     assert torch.equal(stack.purify(x_test), aid.purify(x_test))
+    assert not stack.differentiable
 
 
 def test_timing_reports_per_image_and_throughput(aid, x_test):
