@@ -42,6 +42,10 @@ class ArtifactCache:
         base = self.root / kind / key
         return base.with_suffix(".safetensors"), base.with_suffix(".json")
 
+    def contains(self, kind: str, key: str) -> bool:
+        """Both files of the artifact are there (unverified: ``load`` checks them); cheap enough for estimates."""
+        return all(p.is_file() for p in self._paths(kind, key))
+
     def load(self, kind: str, key: str) -> Artifact | None:
         """The artifact, or ``None`` when it is missing or fails its checksum (then it is removed)."""
         data_path, manifest_path = self._paths(kind, key)
