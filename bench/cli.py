@@ -126,7 +126,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bench.atomic import write_text_atomic
     from bench.export import export
 
-    text = export(args.results, args.format)
+    text = export(args.results, args.format, all_columns=args.all_columns)
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -204,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a results database as a table")
     p.add_argument("results", type=Path)
     p.add_argument("--format", required=True, choices=["csv", "json", "markdown", "latex"])
+    p.add_argument("--all-columns", action="store_true",
+                   help="every column the store keeps (keys, hashes, timings), not only the reader's")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
 

@@ -167,6 +167,7 @@ class EvalResult:
     correct: np.ndarray  # bool (n,)
     correct_undefended: np.ndarray  # bool (n,)
     purify_seconds: float
+    max_perturbation: float | None = None  # the largest ||x_adv - x|| in the attack's norm (None: clean)
 
 
 @dataclass(frozen=True)

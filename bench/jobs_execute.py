@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
+from attacks.norms import perturbation_norms
+from bench.resolved_settings import resolved_settings
 from bench.run_context import RunContext
 from defenses.timing import time_purification
 
@@ -82,8 +84,17 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     _sync(ctx.device)
     purify_seconds = time.perf_counter() - begin
     correct = _predict(model, torch.cat(purified), task.batch_size, ctx.device) == split.y
-    result = EvalResult(correct.numpy().astype(bool), undefended.numpy().astype(bool), purify_seconds)
-    details: dict[str, Any] = {"accuracy": float(np.mean(result.correct))}
+    details: dict[str, Any] = {"stage_settings": {label: resolved_settings(defense, stage.params)
+                                                  for (label, defense), stage in zip(stack.stages, task.stack)}}
+    max_perturbation = None
+    if task.advset is not None:
+        from attacks import ATTACKS
+
+        attack = ATTACKS.create(task.advset.attack.base, **task.advset.attack.params)
+        details["attack_settings"] = resolved_settings(attack, task.advset.attack.params)
+        max_perturbation = float(perturbation_norms(x, split.x, attack.norm).max()) if len(x) else 0.0
+    result = EvalResult(correct.numpy().astype(bool), undefended.numpy().astype(bool), purify_seconds, max_perturbation)
+    details["accuracy"] = float(np.mean(result.correct))
     if task.advset is None:  # once per (classifier, stack), after the flags: its random draws change no result
         timing = time_purification(stack.purify, split.x[:TIMING_SINGLE_IMAGES].to(ctx.device), batch_size=TIMING_BATCH_SIZE,
                                    single_images=TIMING_SINGLE_IMAGES, warm_batch=False)  # warm: it just purified x

@@ -354,6 +354,7 @@ class _CountingStack:
 
     def __init__(self) -> None:
         self.batches: list[int] = []
+        self.stages: list = []  # no registered stage
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         self.batches.append(len(x))
@@ -398,7 +399,12 @@ def test_the_clean_evaluation_times_purification_at_batch_1_and_256(clean):
     assert stack.batches[:2] == [10, 10]  # the evaluation itself, at the evaluation batch size
     if not clean:
         assert "purification_timing" not in outcome.details and len(stack.batches) == 2
+        x = _Context(stack).split.x
+        measured = (x.flip(0) - x).abs().flatten(1).amax(1).max().item()  # the stand-in's x_adv is x reversed
+        assert outcome.result.max_perturbation == pytest.approx(measured) and measured > 0
+        assert outcome.details["attack_settings"]["steps"] == 40 and outcome.details["attack_settings"]["norm"] == "linf"
         return
+    assert outcome.result.max_perturbation is None
     timing = outcome.details["purification_timing"]
     assert (TIMING_SINGLE_IMAGES, TIMING_BATCH_SIZE) == (8, 256)
     assert stack.batches[2:] == [1] * (1 + TIMING_SINGLE_IMAGES) + [TIMING_BATCH_SIZE]  # a warm-up call, 8 timed, one batch
@@ -453,7 +459,7 @@ def test_names_render_as_text_everywhere(tmp_path, monkeypatch):
     files = list(index.parent.iterdir())
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", p.name) for p in files) and len(list(index.parent.glob("*.png"))) == 3
     assert "a&lt;b&gt;&amp;c $^$" in (index.parent / "mnist5k-table3.md").read_text()
-    assert r"a<b>\&c \$" in (index.parent / "mnist5k-table3.tex").read_text()
+    assert r"a\textless{}b\textgreater{}\&c \$" in (index.parent / "mnist5k-table3.tex").read_text()
 
 
 def test_planner_labels_parse_back():

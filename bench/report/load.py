@@ -80,6 +80,13 @@ def _base(spec: dict[str, Any], kind: str, label: str) -> str:
     return spec.get(kind, {}).get(label, {}).get("base", label)
 
 
+def _attack_params(recorded: object, spec: dict[str, Any], label: str) -> dict[str, Any]:
+    """An attack's parameters as its result recorded them, or as the spec gives them for a cell without a result."""
+    if isinstance(recorded, str) and recorded:
+        return json.loads(recorded)
+    return dict(spec.get("attacks", {}).get(label, {}).get("params", {}))
+
+
 def _source_kind(source: str | None, target_arch: str) -> str | None:
     if source is None:
         return None
@@ -98,7 +105,8 @@ def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     given = spec.get("classifiers", {})  # bench.external_classifiers: recipe label -> its source
     cells["recipe_base"] = [given[r]["source"] if r in given else _base(spec, "recipes", r) for r in cells["recipe"]]
     cells["section"] = cells["recipe_base"].map(section_of)
-    cells["column"] = [attack_column(a, b) for a, b in zip(cells["attack"], cells["attack_base"])]
+    cells["column"] = [attack_column(a, b, _attack_params(p, spec, a))
+                       for a, b, p in zip(cells["attack"], cells["attack_base"], cells.get("attack_params_json", [None] * len(cells)))]
     cells["eps_key"] = cells["eps"].map(eps_text)
     cells["classifier"] = _classifier_labels(cells)
     return cells
