@@ -33,7 +33,7 @@ EXTRA_COLUMNS = ("seed", "accuracy_undefended", "purify_seconds_per_image", "att
                  "source_classifier", "eval_batch_size", "device", "classifier_key", "advset_key", "job_key", "finished")
 OPTIONAL_COLUMNS = frozenset({"ci_low", "ci_high"})  # shown when the results carry them
 LATEX_FORMATS = {"eps": "g", "lam": "g", "max_perturbation": ".4g", "accuracy": ".4f", "ci_low": ".4f", "ci_high": ".4f",
-                 "seconds": ".1f"}
+                 "seconds": ".3g"}
 LATEX_GROUPED = ("dataset", "arch", "recipe", "defense")  # label columns shown once per run of equal values
 
 

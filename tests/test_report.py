@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -52,6 +53,7 @@ class Cell:
     attack_base: str | None = None
     threat_model: str | None = None
     arch: str = ARCH
+    max_perturbation: float | None = None  # None: eps (the attack used all of its budget)
 
 
 @dataclass
@@ -129,8 +131,12 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
             cell.eps, cell.lam, 0, n, 100)
         job = Job(f"e{i}", JobKind.EVALUATE, f"evaluate {cell.defense} | {_what(cell)} | {ref.label()}", (train.key,),
                   EvaluateTask(ref, stack, advset, labels, 0, 100))
-        result = EvalResult(np.array(cell.correct), np.array(cell.undefended or cell.correct), 0.002 * n)
+        measured = None if cell.attack == "clean" else (cell.eps if cell.max_perturbation is None else cell.max_perturbation)
+        result = EvalResult(np.array(cell.correct), np.array(cell.undefended or cell.correct), 0.002 * n, measured)
         details = {"purification_timing": purification_timing(cell.defense)} if run.timed and cell.attack == "clean" else {}
+        details["stage_settings"] = {s.label: {"preset_value": 1, **s.params} for s in stack}  # as the runner resolves them
+        if advset is not None:
+            details["attack_settings"] = {"norm": "linf", "random_start": True, **params}
         outcome = None if cell.status is None else _outcome(job.key, cell.status, result=result, error=cell.error,
                                                             details=details)
         plan.append((job, outcome))
@@ -341,12 +347,29 @@ def test_table2_of_a_database_without_timing_marks_it_not_recorded(tmp_path):
 def test_settings_show_the_attack_parameters_used_and_whose_presets_they_are(tmp_path):
     data = load_report_data(write_run(tmp_path / "r.sqlite", full_run()))
     table = attack_settings(data, DATASET)
-    pgd = table.frame[(table.frame["Attack"] == "pgd") & (table.frame["Threat"] == "oblivious")].iloc[0]
-    assert pgd["eps"] == "0.1, 0.2, 0.3" and pgd["Parameters"] == "steps=40"  # every eps run, the preset filled in
+    pgd = table.frame[(table.frame["Attack"] == "pgd") & (table.frame["Threat"] == "oblivious")]
+    assert pgd["eps"].tolist() == [0.3, 0.1, 0.2]  # every eps run, a row each
+    assert pgd["Parameters"].iloc[0] == "norm=linf, random_start=True, steps=40"  # defaults included, the preset filled in
+    assert pgd["Largest perturbation measured"].tolist() == [0.3, 0.1, 0.2]
     assert "mnist5k: ours, not the paper's" in table.note
     assert preset_origin("cifar10").startswith("the paper's") and preset_origin("npz:my.npz").startswith("ours")
-    stages = defense_settings(data, DATASET).frame.set_index("Stage")["Parameters set by the spec"]
-    assert stages["aid_n2"] == "steps=2" and stages["aid"] == ""
+    stages = defense_settings(data, DATASET).frame.set_index("Stage")
+    assert stages.at["aid_n2", "Set by the spec"] == "steps=2" and stages.at["aid", "Set by the spec"] == ""
+    assert stages.at["aid_n2", "Parameters (all)"] == "preset_value=1, steps=2" and stages.at["aid", "Parameters (all)"] == "preset_value=1"
+    assert "PGD at eps 0.3 (largest perturbation measured 0.3)" in table3(data, DATASET).note
+
+
+def test_settings_of_a_run_without_resolved_parameters_fall_back_to_the_recorded_ones(tmp_path):
+    db = write_run(tmp_path / "r.sqlite", hand_run())
+    with sqlite3.connect(db) as conn:  # as the runner wrote results before it kept resolved settings
+        conn.execute("UPDATE jobs SET details_json = '{}'")
+        conn.execute("UPDATE results SET max_perturbation = NULL")
+    data = load_report_data(db)
+    table = attack_settings(data, DATASET)
+    assert table.frame["Parameters"].tolist() == ["steps=40", "steps=40"]
+    assert table.frame["Largest perturbation measured"].isna().all()
+    assert "largest perturbation" not in table3(data, DATASET).note
+    assert defense_settings(data, DATASET).frame["Parameters (all)"].tolist() == ["", ""]
 
 
 class _CountingStack:

@@ -126,3 +126,21 @@ def test_export_formats(store, fmt):
         assert lines[0].startswith("| dataset | arch | recipe | defense | attack |") and len(lines) == 4
     else:
         assert "\\begin{tabular}" in text and "pgd" in text
+
+
+def test_a_database_from_before_the_perturbation_column_is_resumed(tmp_path):
+    path = tmp_path / "old.sqlite"
+    s = Store(path)
+    s.register_run(name="t", spec_digest="d1", spec_json="{}", spec_text="", seed=0, n=5, device="cpu")
+    s.close()
+    with sqlite3.connect(path) as conn:  # the results table as the first schema wrote it
+        conn.execute("ALTER TABLE results DROP COLUMN max_perturbation")
+    s = Store(path)
+    s.start_session(executor="local", device="cpu", argv=["run"], versions={}, code_revision=None)
+    job = eval_job("e1", "pgd", 0.3)
+    s.record_plan([job])
+    flags = np.array([True, False, True, True, False])
+    s.record(job, Outcome("e1", Status.DONE, 1.0, "s", "f", "cpu", result=EvalResult(flags, flags, 0.1, 0.25)))
+    s.close()
+    assert results_frame(path)["accuracy"].tolist() == [0.6]
+    assert pd.read_csv(io.StringIO(export(path, "csv")))["max_perturbation"].tolist() == [0.25]

@@ -40,6 +40,12 @@ class ReportData:
         """Per-example correct flags (after the defense) of the given done evaluate jobs."""
         return {key: correct for key, (correct, _) in flags_of(self.path, job_keys).items()}
 
+    def details(self, job_key: str) -> dict[str, Any]:
+        """What a finished job recorded beside its result (empty for a job without details)."""
+        found = self.jobs.loc[self.jobs["key"] == job_key, "details_json"]
+        text = found.iloc[0] if not found.empty else None
+        return json.loads(text) if isinstance(text, str) and text else {}
+
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(self.cells["dataset"]))
 
