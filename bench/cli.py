@@ -25,15 +25,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _registries() -> dict[str, Callable[[], list[str]]]:
+def _catalogs() -> dict[str, Callable[[], list[str]]]:
+    """Per kind, its lines for ``list``: each name and what it is (defenses with their flags)."""
     from attacks import ATTACKS
+    from bench.catalog import catalog, defense_flags
     from bench.data import DATASETS
     from bench.models import ARCHS
     from bench.recipes import RECIPES
     from defenses import DEFENSES
 
-    return {"datasets": DATASETS.names, "archs": ARCHS.names, "recipes": RECIPES.names,
-            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": _threat_names}
+    return {"datasets": lambda: catalog(DATASETS), "archs": lambda: catalog(ARCHS), "recipes": lambda: catalog(RECIPES),
+            "defenses": lambda: catalog(DEFENSES, defense_flags, class_first=True),
+            "attacks": lambda: catalog(ATTACKS, class_first=True),
+            "threats": _threat_names}
 
 
 def _threat_names() -> list[str]:
@@ -42,9 +46,12 @@ def _threat_names() -> list[str]:
     return threat_names()
 
 
+LIST_KINDS = ("archs", "attacks", "datasets", "defenses", "recipes", "threats")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    for name in _registries()[args.kind]():
-        print(name)
+    for line in _catalogs()[args.kind]():
+        print(line)
     return 0
 
 
@@ -69,7 +76,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
     meta = loaded.metadata
     state = "trained now" if loaded.trained_now else "from the cache"
-    print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy {meta.get('clean_accuracy', float('nan')):.4f}, "
+    print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy "
+          f"{100 * meta.get('clean_accuracy', float('nan')):.2f}%, "
           f"training {meta.get('train_seconds', float('nan')):.1f}s ({state}) on {meta.get('device', device)}")
     from bench.cache import ArtifactCache
 
@@ -170,16 +178,27 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs per kind, reuse) and run nothing")
 
 
+def _version() -> str:
+    """The installed distribution's version (``unknown`` when run from a tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"purebench {version('purebench')}"
+    except PackageNotFoundError:
+        return "purebench (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="run_bench.py", description="purebench: benchmark adversarial defenses.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _add_run_flags(parser)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.set_defaults(func=cmd_main)
     sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
 
     p = sub.add_parser("list", help="list registered names of a kind")
-    p.add_argument("kind", choices=sorted(_registries()))
+    p.add_argument("kind", choices=LIST_KINDS)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("data", help="split sizes, image shape and classes of a dataset")

@@ -3,10 +3,10 @@
 By default an export holds the reader's columns, DESIGN.md's
 ``dataset, arch, recipe, defense, attack, threat, eps, lam, source, n, accuracy, ci_low, ci_high, seconds``
 (``lam`` only for auxaware, ``source`` only for transfer; empty elsewhere;
-the interval columns when the results carry them), with ``attack_name``
+the interval columns when the results carry them), then ``attack_name``
 (the attack as the report names it: a reduced AutoAttack says it is a custom
 version) and ``max_perturbation`` (the largest perturbation measured, in the
-attack's norm, next to its eps).  ``all_columns`` adds the rest of what the
+attack's norm, the one eps bounds).  ``all_columns`` adds the rest of what the
 store keeps (undefended accuracy, timings, keys).  LaTeX is a booktabs table
 with escaped text, right-aligned numbers and a label, each label column
 shown once per run of equal values.
@@ -27,8 +27,8 @@ from bench.report.names import attack_column, slug
 from bench.store import results_rows, run_info
 
 EXPORT_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy", "seconds")
-READER_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "attack_name", "threat", "eps", "max_perturbation", "lam",
-                  "source", "n", "accuracy", "ci_low", "ci_high", "seconds")
+READER_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy", "ci_low",
+                  "ci_high", "seconds", "attack_name", "max_perturbation")
 EXTRA_COLUMNS = ("seed", "accuracy_undefended", "purify_seconds_per_image", "attack_base", "threat_model", "source_kind",
                  "source_classifier", "eval_batch_size", "device", "classifier_key", "advset_key", "job_key", "finished")
 OPTIONAL_COLUMNS = frozenset({"ci_low", "ci_high"})  # shown when the results carry them

@@ -24,7 +24,7 @@ import torch
 
 from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
 from attacks.norms import perturbation_norms
-from bench.resolved_settings import resolved_settings
+from bench.component_params import resolved_settings
 from bench.run_context import RunContext
 from defenses.timing import time_purification
 

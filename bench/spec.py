@@ -405,7 +405,7 @@ def _construct(registry: Registry, comp: Component, kind: str) -> Any:
     if comp.instance is not None:
         return comp.instance
     try:
-        return registry.get(comp.base)(**comp.params)
+        return registry.create(comp.base, **comp.params)
     except (TypeError, UserError) as exc:
         raise SpecError(f"{kind}_params.{comp.label} (a {comp.base!r} {kind}): {exc}") from None
 

@@ -50,7 +50,8 @@ def write_spec(path: Path, defenses: str = '["none"]') -> Path:
 
 def test_list_threats(capsys):
     assert main(["list", "threats"]) == 0
-    assert capsys.readouterr().out.split() == ["oblivious", "auxaware", "adaptive", "blackbox", "transfer"]
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == [
+        "oblivious", "auxaware", "adaptive", "blackbox", "transfer"]
 
 
 @pytest.mark.parametrize("argv", [
@@ -108,7 +109,7 @@ def test_a_failing_job_is_recorded_and_the_rest_goes_on(workdir, capsys, monkeyp
 
     assert main(["export", str(db), "--format", "csv", "-o", str(workdir / "out.csv")]) == 0
     lines = (workdir / "out.csv").read_text().splitlines()
-    assert lines[0].startswith("dataset,arch,recipe,defense,attack,threat,eps,lam,source,n,accuracy,seconds")
+    assert lines[0].startswith("dataset,arch,recipe,defense,attack,threat,eps,lam,source,n,accuracy,")
     assert len(lines) == 3
     assert main(["report", str(db), "-o", str(workdir / "report")]) == 0
     assert (workdir / "report").is_dir() and any((workdir / "report").iterdir())

@@ -28,7 +28,7 @@ from bench.report.model import BEST, MISSING, PARTIAL
 from bench.report.plan_labels import parse_evaluate_label
 from bench.report.settings import attack_settings, defense_settings, preset_origin
 from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
-from bench.report.timing import EVALUATION, EVALUATION_BATCH, SINGLE, SINGLE_CPU, STAGES, TRAINING, table2
+from bench.report.timing import EVALUATION, EVALUATION_BATCH, SINGLE, SINGLE_CPU, SINGLE_SD, STAGES, TRAINING, table2
 from bench.store import Store
 
 DATASET, ARCH = "mnist5k", "smallcnn"
@@ -72,7 +72,7 @@ def purification_timing(defense: str) -> dict:
     purifies = defense != "none"
     return {"seconds_per_image": 0.004 if purifies else 1e-6, "images_per_second": 2000.0 if purifies else 1e6,
             "cpu_seconds_per_image": 0.003 if purifies else 1e-6, "images_per_cpu_second": 2500.0 if purifies else 1e6,
-            "single_images": 8, "batch_size": 256, "device": "cpu"}
+            "single_images": 8, "batch_size": 256, "device": "cpu", "seconds_per_image_sd": 0.0005 if purifies else 1e-7}
 
 
 def _classifier(recipe: str, base: str, arch: str = ARCH, seed: int = 0) -> ClassifierRef:
@@ -328,6 +328,10 @@ def test_table2_shows_batch_1_and_large_batch_timing_and_training(tmp_path):
     assert np.isnan(aid[SINGLE]) and table.marks[(position_aid, SINGLE)] == MISSING
     assert table.tips[(position_aid, "Batch 256 (img/s)")] == "pending" and aid[TRAINING] == 12.5
     assert "mean of 8 calls" in table.note and "Not recorded" not in table.note
+    assert stacked[SINGLE_SD] == 0.5 and none[SINGLE_SD] == 0.0001  # the spread of the 8 calls, in ms
+    assert table.text("Batch 256 (img/s)", none["Batch 256 (img/s)"]) == "1,000,000"  # written out, not 1e+06
+    render_report(tmp_path / "r.sqlite", tmp_path / "out")
+    assert ">1,000,000</td>" in (tmp_path / "out" / "index.html").read_text()
 
 
 def test_table2_of_a_database_without_timing_marks_it_not_recorded(tmp_path):
@@ -338,7 +342,7 @@ def test_table2_of_a_database_without_timing_marks_it_not_recorded(tmp_path):
     stacked = position(table, "madry", "nrp+aid")
     assert table.marks[(stacked, SINGLE)] == MISSING and table.tips[(stacked, SINGLE)].startswith("not recorded")
     html = index.read_text()
-    assert html.count(">not recorded</td>") == 8  # four timing columns of 'none' and 'nrp+aid'; aid's are pending
+    assert html.count(">not recorded</td>") == 10  # five timing columns of 'none' and 'nrp+aid'; aid's are pending
     with open(index.parent / "mnist5k-table2.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r[SINGLE] for r in rows] == ["", "", ""] and [r[TRAINING] for r in rows] == ["0.0", "12.5", "25.0"]
