@@ -1,13 +1,14 @@
-"""Attack algorithms and threat models; ``Attack`` is the base type for plugins."""
+"""Attack algorithms; ``Attack`` is the base type for plugins.
 
-import bench  # noqa: F401  (initialised first: its training recipes import the attack engine)
+Threat models (what an attack sees and runs against, ``attacks.threats``) sit a
+layer above: they attack defense stacks, and defenses use the attack engine, so
+this package does not import them.
+"""
+
 from attacks import apgd, autoattack, cw, deepfool, iterative, square, ssp  # noqa: F401  (registration)
 from attacks.base import Attack, AttackResult, Target
 from attacks.norms import Norm
-from attacks.pipeline import GradientMode
 from attacks.presets import attack_preset
 from attacks.registry import ATTACKS
-from attacks.threats import ThreatModel, craft, threat_names
 
-__all__ = ["ATTACKS", "Attack", "AttackResult", "GradientMode", "Norm", "Target", "ThreatModel", "attack_preset", "craft",
-           "threat_names"]
+__all__ = ["ATTACKS", "Attack", "AttackResult", "Norm", "Target", "attack_preset"]

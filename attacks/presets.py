@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from attacks.norms import Norm
+from bench.data.registry import parse_dataset_name
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,6 @@ DEFAULT = PAPER["cifar10"]
 
 def attack_preset(dataset: str, norm: Norm | str = Norm.LINF) -> dict[str, float | int]:
     """``{"eps", "step_size", "steps"}`` for attacks on ``dataset`` (a name as ``load_dataset`` takes it) under ``norm``."""
-    from bench.data.registry import parse_dataset_name  # imported late: bench imports attacks while it initialises
-
     source, _ = parse_dataset_name(dataset)
     norm = Norm.coerce(norm)
     preset = MNIST5K[norm] if source == "mnist5k" else PAPER.get(source, DEFAULT)

@@ -1,17 +1,32 @@
-"""purebench: a benchmark harness for adversarial defenses, input purifiers first."""
+"""purebench: a benchmark harness for adversarial defenses, input purifiers first.
+
+The package imports nothing when it loads: every layer imports its core modules
+(registries, data, models, hashing, cache), while the functions below sit on
+top of the harness, so each is imported on first use (PEP 562).
+"""
+
+from __future__ import annotations
 
 from typing import Any
-
-from bench.classifiers import load_classifier
-from bench.data import load_dataset
 
 __all__ = ["evaluate", "load_classifier", "load_dataset"]
 
 
 def __getattr__(name: str) -> Any:
-    """``bench.evaluate`` is imported on first use: it needs ``defenses``, whose modules import ``bench`` themselves."""
+    if name == "load_dataset":
+        from bench.data import load_dataset
+
+        return load_dataset
+    if name == "load_classifier":
+        from bench.classifiers import load_classifier
+
+        return load_classifier
     if name == "evaluate":
         from bench.evaluation import evaluate
 
         return evaluate
     raise AttributeError(f"module 'bench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

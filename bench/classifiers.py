@@ -21,6 +21,7 @@ from bench.device import resolve_device
 from bench.errors import InvalidInputError
 from bench.hashing import content_key
 from bench.models import ARCHS
+from bench.models.robustbench_zoo import load_zoo_model
 from bench.recipes import RECIPES, train
 from bench.recipes.base import Recipe
 
@@ -82,8 +83,6 @@ def obtain_classifier(cid: ClassifierId, *, data: DatasetSplits | None = None, d
     """The trained classifier ``cid``: cached, or trained now and cached."""
     device = resolve_device(device) if isinstance(device, str) else device
     if cid.arch.startswith(ZOO_PREFIX):
-        from bench.models.robustbench_zoo import load_zoo_model
-
         if cid.recipe != PRETRAINED:
             raise InvalidInputError(f"{cid.arch} is a pretrained zoo model; use recipe {PRETRAINED!r}")
         name = cid.arch[len(ZOO_PREFIX):]

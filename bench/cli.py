@@ -12,7 +12,24 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
+from attacks import ATTACKS
+from attacks.threats import threat_names
+from bench.atomic import write_text_atomic
+from bench.cache import ArtifactCache
+from bench.catalog import catalog, defense_flags
+from bench.classifiers import ClassifierId, obtain_classifier
+from bench.data import DATASETS, load_dataset
+from bench.device import resolve_device
 from bench.errors import UserError
+from bench.export import export
+from bench.models import ARCHS
+from bench.recipes import RECIPES
+from bench.report import render_report
+from bench.run import RunOptions, run_spec
+from bench.run_summary import summary_text
+from bench.spec import checkpoint_overrides, load_spec
+from bench.store import done_keys
+from defenses import DEFENSES
 
 EXIT_USER_ERROR = 2
 EXIT_FAILED_JOBS = 1
@@ -27,23 +44,9 @@ class OneLineParser(argparse.ArgumentParser):
 
 def _catalogs() -> dict[str, Callable[[], list[str]]]:
     """Per kind, its lines for ``list``: each name and what it is (defenses with their flags)."""
-    from attacks import ATTACKS
-    from bench.catalog import catalog, defense_flags
-    from bench.data import DATASETS
-    from bench.models import ARCHS
-    from bench.recipes import RECIPES
-    from defenses import DEFENSES
-
     return {"datasets": lambda: catalog(DATASETS), "archs": lambda: catalog(ARCHS), "recipes": lambda: catalog(RECIPES),
             "defenses": lambda: catalog(DEFENSES, defense_flags, class_first=True),
-            "attacks": lambda: catalog(ATTACKS, class_first=True),
-            "threats": _threat_names}
-
-
-def _threat_names() -> list[str]:
-    from attacks import threat_names
-
-    return threat_names()
+            "attacks": lambda: catalog(ATTACKS, class_first=True), "threats": threat_names}
 
 
 LIST_KINDS = ("archs", "attacks", "datasets", "defenses", "recipes", "threats")
@@ -56,8 +59,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from bench.data import load_dataset
-
     data = load_dataset(args.name)
     c, h, w = data.image_shape
     print(f"dataset      {data.name}")
@@ -69,9 +70,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bench.classifiers import ClassifierId, obtain_classifier
-    from bench.device import resolve_device
-
     device = resolve_device(args.device)
     loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
     meta = loaded.metadata
@@ -79,8 +77,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy "
           f"{100 * meta.get('clean_accuracy', float('nan')):.2f}%, "
           f"training {meta.get('train_seconds', float('nan')):.1f}s ({state}) on {meta.get('device', device)}")
-    from bench.cache import ArtifactCache
-
     print(f"checkpoint: {ArtifactCache().root / 'classifiers' / (loaded.key + '.safetensors')}")
     return 0
 
@@ -92,11 +88,6 @@ QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
 
 def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from bench.run import RunOptions, run_spec
-    from bench.run_summary import summary_text
-    from bench.spec import checkpoint_overrides, load_spec
-    from bench.store import done_keys
-
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
     overrides.update({flag: getattr(args, flag) for flag in SCALAR_FLAGS})
     if args.checkpoint is not None:
@@ -131,9 +122,6 @@ def cmd_main(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.atomic import write_text_atomic
-    from bench.export import export
-
     text = export(args.results, args.format, all_columns=args.all_columns)
     if args.output is None:
         sys.stdout.write(text)
@@ -145,8 +133,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _report(results: Path, out_dir: Path | None) -> Path:
     """Render the report of ``results`` (default folder: reports/<run name>/); returns its index page."""
-    from bench.report import render_report
-
     return render_report(results, out_dir)
 
 

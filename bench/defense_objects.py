@@ -16,14 +16,13 @@ import torch
 
 from bench.errors import InvalidInputError
 from bench.hashing import content_key, state_digest
+from defenses import Defense
 
 _SCALARS = (str, int, float, bool, type(None), torch.Tensor)
 
 
 def check_defense_object(obj: Any, where: str) -> None:
     """A Defense instance that implements ``purify`` and was initialised (``super().__init__(**params)``)."""
-    from defenses import Defense
-
     if not isinstance(obj, Defense):
         raise InvalidInputError(f"{where}: {type(obj).__name__} is not a Defense; subclass defenses.Defense and implement purify")
     if type(obj).purify is Defense.purify:

@@ -21,12 +21,19 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
+from attacks import ATTACKS, attack_preset
+from attacks.iterative import IterativeAttack
+from attacks.threats import VERSION as THREATS_VERSION
+from attacks.threats import ThreatModel
+from bench.classifiers import ClassifierId, classifier_key
 from bench.data import DatasetSplits, load_dataset
+from bench.external_classifiers import check_external, external_key
 from bench.hashing import content_key
 from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, JobKind, ResultLabels, StageRef,
                         ThreatRef, TrainTask)
 from bench.plan_sources import TransferSource
 from bench.spec import CLEAN, ZOO_PREFIX, Block, Component, Spec, SpecError
+from defenses import DEFENSES, parse_stack
 
 CLEAN_THREAT = "oblivious"  # the clean column belongs with the paper's oblivious tables
 
@@ -98,9 +105,6 @@ class Planner:
         return self.spec.n or size
 
     def _instance(self, kind: str, comp: Component) -> Any:
-        from attacks import ATTACKS
-        from defenses import DEFENSES
-
         if comp.instance is not None:
             return comp.instance
         registry = {"defense": DEFENSES, "attack": ATTACKS}[kind]
@@ -111,8 +115,6 @@ class Planner:
     # -- jobs ----------------------------------------------------------------
 
     def _classifier(self, dataset: str, arch: str, recipe: str, seed: int, consumer: str) -> ClassifierRef:
-        from bench.classifiers import ClassifierId, classifier_key
-
         if arch in self.spec.classifiers:
             return self._external(dataset, arch, consumer)
         comp = self.spec.recipes.get(recipe, Component(recipe, recipe))
@@ -126,8 +128,6 @@ class Planner:
 
     def _external(self, dataset: str, label: str, consumer: str) -> ClassifierRef:
         """A classifier trained elsewhere; checked against the dataset now, so a bad file fails before any work."""
-        from bench.external_classifiers import check_external, external_key
-
         ext = self.spec.classifiers[label]
         data = self._dataset(dataset)
         key = external_key(ext, data)
@@ -138,8 +138,6 @@ class Planner:
         return ref
 
     def _stack(self, ref: ClassifierRef, name: str) -> tuple[StageRef, ...]:
-        from defenses import parse_stack
-
         stages = []
         for label in parse_stack(name):
             comp = self.spec.defenses.get(label, Component(label, label))
@@ -158,9 +156,6 @@ class Planner:
 
     def _attack(self, label: str, dataset: str) -> tuple[AttackRef, tuple[float, ...], dict[str, Any]]:
         """The attack with the dataset's preset filled in, its default eps list and its code identity."""
-        from attacks import attack_preset
-        from attacks.iterative import IterativeAttack
-
         comp = self.spec.attacks.get(label, Component(label, label))
         instance = self._instance("attack", comp)
         preset = attack_preset(dataset, instance.norm)
@@ -173,8 +168,6 @@ class Planner:
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
                threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job:
-        from attacks.threats import VERSION as THREATS_VERSION
-
         key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
                            "attack": {"base": attack.base, "params": attack.params, **code},
                            "threat": {"model": threat.model, "params": threat.params, "version": THREATS_VERSION},
@@ -250,8 +243,6 @@ class Planner:
     def _cell(self, ref: ClassifierRef, stacks: dict[str, tuple[StageRef, ...]], crafter: ClassifierRef, attack: AttackRef,
               code: dict[str, Any], threat: ThreatRef, eps: float, lam: float | None, labels: dict[str, Any]) -> None:
         """One attack setting against every stack: a set per stack, or one shared set when the threat allows."""
-        from attacks.threats import ThreatModel
-
         per_stack = ThreatModel(threat.model).depends_on_stack
         for name, stages in stacks.items():
             result_labels = ResultLabels(**labels, defense=name, attack=attack.label, attack_base=attack.base,

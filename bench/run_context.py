@@ -16,12 +16,16 @@ from typing import Any, Mapping
 
 import torch
 
+from attacks import ATTACKS
+from attacks.threats import craft
 from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
 from bench.data import DatasetSplits, Split, load_dataset
 from bench.device import resolve_device
 from bench.external_classifiers import obtain_external
 from bench.jobs import ClassifierRef, CraftTask, StageRef
+from defenses import DEFENSES, FitContext, Stack
+from defenses.timing import time_fit
 
 ADVSETS = "advsets"
 DEFENSES_KIND = "defenses"
@@ -47,8 +51,6 @@ class AdvSet:
 
 def new_defense(stage: StageRef) -> Any:  # -> defenses.Defense
     """A fresh, unfitted defense for ``stage``: built from the registry, or a copy of the object given (fit mutates it)."""
-    from defenses import DEFENSES
-
     if stage.instance is not None:
         return copy.deepcopy(stage.instance)
     return DEFENSES.create(stage.base, **stage.params)
@@ -90,9 +92,6 @@ class RunContext:
 
     def stage(self, ref: ClassifierRef, stage: StageRef, seed: int) -> tuple[Any, dict[str, Any], bool]:
         """The defense stage attached to ``ref``, its fitted state loaded; returns (defense, metadata, fitted_now)."""
-        from defenses import FitContext
-        from defenses.timing import time_fit
-
         if stage.key in self._stages:
             return self._stages[stage.key]
         ctx = FitContext(classifier=self.classifier(ref).model, train=self.dataset(ref.dataset).train, dataset=ref.dataset,
@@ -119,8 +118,6 @@ class RunContext:
         return self._stages[stage.key]
 
     def stack(self, ref: ClassifierRef, stages: tuple[StageRef, ...], seed: int):  # -> defenses.Stack
-        from defenses import Stack
-
         return Stack([(s.label, self.stage(ref, s, seed)[0]) for s in stages])
 
     def advset(self, task: CraftTask) -> AdvSet:
@@ -141,8 +138,6 @@ class RunContext:
         return self.cache.load(kind, key) or Artifact({k: v.detach().cpu() for k, v in tensors.items()}, metadata)
 
     def _craft(self, task: CraftTask) -> tuple[torch.Tensor, torch.Tensor, float]:
-        from attacks import ATTACKS, craft
-
         model = self.classifier(task.target).model
         stack = self.stack(task.target, task.stack, task.seed) if task.stack is not None else None
         attack = ATTACKS.create(task.attack.base, **task.attack.params)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attacks.pipeline import DefendedPipeline
+from attacks.threats.pipeline import DefendedPipeline
 from bench.cache import ArtifactCache
 from bench.data.splits import Split
 from bench.errors import InvalidInputError, UserError

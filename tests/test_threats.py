@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attacks import ATTACKS, ThreatModel, craft, threat_names
+from attacks import ATTACKS
+from attacks.threats import ThreatModel, craft, threat_names
 from attacks.norms import within_ball
-from attacks.pipeline import DefendedPipeline, Expectation, QueryOnly
+from attacks.threats.pipeline import DefendedPipeline, Expectation, QueryOnly
 from bench.errors import InvalidInputError
 from bench.models import ARCHS
 from defenses import Defense, Stack

@@ -12,6 +12,7 @@ from bench.data import DatasetSplits
 from bench.errors import UserError
 from bench.executors.hooks import Hooks
 from bench.executors.local import LocalExecutor
+from bench.executors.ray_executor import RayExecutor
 from bench.run_context import ContextSettings
 from bench.run_schedule import Schedule
 
@@ -22,8 +23,6 @@ class Executor(Protocol):
 
 
 def _ray(ray_address: str | None) -> Executor:
-    from bench.executors.ray_executor import RayExecutor
-
     return RayExecutor(address=ray_address)
 
 

@@ -1,249 +1,36 @@
-"""Experiment specs: a TOML file (or CLI flags) describing a matrix, validated before any work.
+"""Validating a parsed spec document: every key, name and value checked, every component built once.
 
-A spec names the axes of the matrix and, optionally, parameters of each
-component.  Every name is checked against its registry, every parameter by
-building the component once, so a typo fails in a second with a message naming
-the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format::
-
-    name = "quick"                 # results/<name>.sqlite; default: the file's stem
-    seed = 0                       # classifiers, defense fits and attacks
-    n = 300                        # the first n test examples (default: all)
-    device = "auto"                # auto | cpu | cuda
-    batch_size = 500               # attack and evaluation batches
-    threads = 1                    # torch intra-op threads on the CPU (default: torch's choice)
-
-    datasets = ["mnist5k"]         # axes; each a list (or one string)
-    archs = ["smallcnn"]
-    recipes = ["natural", "madry"]
-    defenses = ["none", "aid", "pixeldefend+aid"]   # stacks: stages joined by '+'
-    attacks = ["pgd", "cw"]
-    threats = ["oblivious"]        # oblivious auxaware adaptive blackbox transfer
-    eps = [0.3, "8/255"]           # default: the attack's preset for the dataset
-    lam = [0.0, 0.5, 1.0]          # auxaware only; default 0, 0.1, ..., 1
-    sources = ["same", "vgg19"]    # transfer only; see bench.plan_sources
-
-    [classifiers.mine]             # a classifier trained elsewhere: a registered arch and its weights
-    arch = "smallcnn"              # (name it in archs; it comes trained, so recipes do not apply to it)
-    checkpoint = "mine.pt"         # .pt/.pth (read with weights_only=True) or .safetensors; relative to this file
-
-    [recipe_params.natural]        # parameters per component name
-    epochs = 2
-    [attack_params.cw]
-    steps = 100
-    eps = 2.0                      # an attack's own eps list beats the top-level one
-    [attack_params.pgd100]         # a variant: its own name, "use" picks the algorithm
-    use = "pgd"
-    steps = 100
-    [defense_params.aid]
-    steps = 10
-    [threat_params.adaptive_bpda]  # threat variants: gradient, eot_samples, select, start, relu_beta, aux_lam
-    use = "adaptive"
-    gradient = "bpda"
-
-    [[matrix]]                     # optional blocks: each a cross product of the axes,
-    attacks = ["pgd"]              # any axis not set in a block comes from the top level
-    threats = ["auxaware"]
-
-eps resolution, most specific first: the block's ``eps`` (or ``--eps``), the
-attack's ``eps`` in ``attack_params``, the top-level ``eps``, the attack's
-preset for the dataset (``attacks.attack_preset``).  A clean column
-(pseudo-attack ``clean``: no perturbation) is evaluated for every stack.
-
-From Python (``bench.evaluate``), ``objects`` adds classifiers (``nn.Module``)
-and defense stages (``Defense`` instances) under labels the axes name; the
-spec's identity holds their content digests, never the objects or file paths.
+Every name is checked against its registry, every parameter by building the
+component once, so a typo fails in a second with a message naming the fix,
+never an hour into a run.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import re
-import tomllib
-from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from torch import nn
+
+from attacks import ATTACKS
+from attacks.iterative import IterativeAttack
+from attacks.threats import ThreatModel, threat_param_checks
+from bench.data import DATASETS, parse_dataset_name
+from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
 from bench.errors import UnknownNameError, UserError
-from bench.hashing import content_key
+from bench.external_classifiers import ExternalClassifier, from_checkpoint, from_module
+from bench.models import ARCHS
 from bench.plan_sources import TransferSource, parse_source
+from bench.recipes import RECIPES
 from bench.registry import Registry
-
-if TYPE_CHECKING:
-    from bench.external_classifiers import ExternalClassifier
-
-CLEAN = "clean"
-USE = "use"
-DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
-DEFAULT_BATCH_SIZE = 500
-ZOO_PREFIX = "robustbench:"
-PRETRAINED = "pretrained"  # the recipe of zoo archs
-
-AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
-AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
-                                       "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
-SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
-                            "threads": int}
-COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
-CLASSIFIERS = "classifiers"
-CLASSIFIER_KEYS = ("arch", "checkpoint")
-TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
-THREAT_PARAMS = ("gradient", "eot_samples", "select", "start", "relu_beta", "aux_lam")
-_LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-
-
-class SpecError(UserError, ValueError):
-    """A spec that cannot be run; the message names the key and the fix."""
-
-
-@dataclass(frozen=True)
-class Component:
-    """A named recipe, defense, attack or threat: a registered ``base`` with parameters.
-
-    A defense given as a Python object has ``instance`` set (``base`` is then its
-    type's dotted name) and ``digest``, the hash of its contents, in the keys.
-    """
-
-    label: str
-    base: str
-    params: dict[str, Any] = field(default_factory=dict)
-    instance: Any = field(default=None, compare=False, repr=False)
-    digest: str | None = None
-
-    def identity(self) -> dict[str, Any]:
-        identity = {"label": self.label, "base": self.base, "params": self.params}
-        return {**identity, "object": self.digest} if self.digest is not None else identity
-
-
-@dataclass(frozen=True)
-class Block:
-    """One cross product of the matrix; ``eps`` None means per-attack defaults."""
-
-    datasets: tuple[str, ...]
-    archs: tuple[str, ...]
-    recipes: tuple[str, ...]
-    defenses: tuple[str, ...]
-    attacks: tuple[str, ...]
-    threats: tuple[str, ...]
-    eps: tuple[float, ...] | None
-    lam: tuple[float, ...]
-    sources: tuple[TransferSource, ...]
-
-
-@dataclass(frozen=True)
-class Spec:
-    name: str
-    description: str
-    seed: int
-    n: int | None
-    device: str
-    batch_size: int
-    threads: int | None  # CPU float results depend on it, so it is part of the spec
-    blocks: tuple[Block, ...]
-    recipes: dict[str, Component]
-    defenses: dict[str, Component]  # defense stage labels
-    attacks: dict[str, Component]
-    threats: dict[str, Component]
-    attack_eps: dict[str, tuple[float, ...]]
-    default_eps: tuple[float, ...] | None
-    text: str = ""  # the TOML it came from, for provenance
-    classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
-
-    def identity(self) -> dict[str, Any]:
-        """Everything that determines the results (not the name, description, file text or any file path)."""
-        identity = {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size,
-                    "threads": self.threads, "blocks": [asdict(b) for b in self.blocks], "default_eps": self.default_eps,
-                    "attack_eps": self.attack_eps,
-                    **{kind: {k: c.identity() for k, c in getattr(self, kind).items()}
-                       for kind in ("recipes", "defenses", "attacks", "threats")}}
-        if self.classifiers:
-            identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
-        return identity
-
-    def digest(self) -> str:
-        return content_key(self.identity())
-
-
-# ---------------------------------------------------------------- loading
-
-
-def load_spec(path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None,
-              assignments: Sequence[str] = (), name: str | None = None) -> Spec:
-    """The validated spec from ``path`` (or from defaults), with ``--set`` assignments and flag overrides.
-
-    When flags or assignments change a spec and no ``name`` is given, the name
-    gets a short digest suffix so the changed matrix has a results database of its own.
-    """
-    text = ""
-    default_name = "adhoc"
-    base_dir = Path.cwd()
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise SpecError(f"spec file {path} does not exist; give the path of a .toml experiment spec (see configs/)")
-        text = path.read_text()
-        default_name = path.stem
-        base_dir = path.resolve().parent
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from exc
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    for assignment in assignments:
-        apply_assignment(doc, assignment)
-    apply_overrides(doc, overrides)
-    spec = parse_spec(doc, text=text, default_name=default_name, base_dir=base_dir)
-    if name is not None:
-        return replace(spec, name=_check_name(name, "--name"))
-    if overrides.keys() - {"name"} or assignments:
-        return replace(spec, name=f"{spec.name}-{spec.digest()[:8]}")
-    return spec
-
-
-def checkpoint_overrides(arch: str | None, checkpoint: str | Path, recipe: str | None = None) -> dict[str, Any]:
-    """The spec keys of one classifier from a weights file: ``--arch A --checkpoint PATH``, or ``bench.evaluate(PATH, arch=A)``."""
-    from bench.external_classifiers import CHECKPOINT
-
-    if not arch or "," in arch:
-        raise SpecError("a checkpoint needs the one arch its weights belong to: --arch NAME (arch=NAME from Python), "
-                        "e.g. --arch smallcnn; see 'run_bench.py list archs'")
-    if recipe is not None:
-        raise SpecError("a checkpoint comes trained, so --recipe does not apply to it; drop --recipe")
-    path = Path(checkpoint).expanduser().resolve()
-    return {"archs": [CHECKPOINT], CLASSIFIERS: {CHECKPOINT: {"arch": arch, "checkpoint": str(path)}}}
-
-
-def apply_assignment(doc: dict[str, Any], assignment: str) -> None:
-    """``--set attack_params.pgd.steps=3``: a dotted key and a TOML value (a bare word is a string)."""
-    key, sep, raw = assignment.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not all(parts):
-        raise SpecError(f"bad --set {assignment!r}; write KEY=VALUE with a dotted key, e.g. attack_params.pgd.steps=3")
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    table = doc
-    for part in parts[:-1]:
-        table = table.setdefault(part, {})
-        if not isinstance(table, dict):
-            raise SpecError(f"--set {assignment!r}: {part!r} is not a table")
-    table[parts[-1]] = value
-
-
-def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any]) -> None:
-    """Flags replace a key at the top level and in every matrix block (``--eps`` also each attack's own eps)."""
-    for key, value in overrides.items():
-        doc[key] = value
-        nested = [*doc.get("matrix", []), *(doc.get("attack_params", {}).values() if key == "eps" else ())]
-        for table in nested:
-            if isinstance(table, dict):
-                table.pop(key, None)
-
-
-# ---------------------------------------------------------------- validation
+from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_LAMBDAS,
+                              LABEL, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
+                              SpecError)
+from defenses import DEFENSES, Defense, parse_stack
 
 
 def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "adhoc", base_dir: Path | None = None,
@@ -254,13 +41,9 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     default the working directory).  ``objects`` maps labels to ``nn.Module``
     classifiers and ``Defense`` instances given from Python.
     """
-    from attacks import ATTACKS
-    from bench.recipes import RECIPES
-    from defenses import DEFENSES
-
     _check_keys(doc, TOP_KEYS, "the spec")
     scalars = {k: _scalar(doc[k], k, t) for k, t in SCALARS.items() if k in doc}
-    name = _check_name(scalars.get("name", default_name), "name")
+    name = check_name(scalars.get("name", default_name), "name")
     n = scalars.get("n")
     if n is not None and n < 1:
         raise SpecError(f"n must be a positive number of test examples, got {n}")
@@ -308,12 +91,6 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
 
 def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], defenses: dict[str, Component],
            attacks: dict[str, Component], threats: dict[str, Component], classifiers: Mapping[str, ExternalClassifier]) -> Block:
-    from attacks import ATTACKS
-    from bench.data import DATASETS, parse_dataset_name
-    from bench.models import ARCHS
-    from bench.recipes import RECIPES
-    from defenses import DEFENSES, parse_stack
-
     axes = {k: _str_list(doc.get(k, AXIS_DEFAULTS.get(k, [])), f"{k} in {where}") for k in AXIS_DEFAULTS}
     for dataset in axes["datasets"]:
         _lookup(DATASETS, parse_dataset_name(dataset)[0], f"datasets in {where}")
@@ -352,8 +129,6 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
 
 def _check_aux_loss(block: Block, defenses: Mapping[str, Component], where: str) -> None:
     """The auxaware threat needs, in every stack, a stage with an auxiliary loss (eq. 2's L_D)."""
-    from defenses import DEFENSES, Defense, parse_stack
-
     for stack in block.defenses:
         stages = [defenses.get(label, Component(label, label)) for label in parse_stack(stack)]
         if not any(type(_construct(DEFENSES, c, "defense")).aux_loss is not Defense.aux_loss for c in stages):
@@ -363,9 +138,6 @@ def _check_aux_loss(block: Block, defenses: Mapping[str, Component], where: str)
 
 def _check_pairs(block: Block, models: Mapping[str, str], attacks: Mapping[str, Component], where: str) -> None:
     """Refuse attack/threat pairs the threat model cannot run (known before any work)."""
-    from attacks import ATTACKS
-    from attacks.iterative import IterativeAttack
-
     rules: dict[str, tuple[Callable[[Any], bool], str]] = {
         "blackbox": (lambda a: a.score_based, "the blackbox threat allows score-based attacks only (square)"),
         "auxaware": (lambda a: isinstance(a, IterativeAttack), "the auxaware threat runs on the iterative engine (pgd, mim)"),
@@ -381,10 +153,6 @@ def _check_pairs(block: Block, models: Mapping[str, str], attacks: Mapping[str, 
 
 def _check_constructible(spec: Spec) -> None:
     """Build each component once so that a bad parameter fails now."""
-    from attacks import ATTACKS
-    from bench.recipes import RECIPES
-    from defenses import DEFENSES
-
     datasets = sorted({d for b in spec.blocks for d in b.datasets})
     used_recipes = {r for b in spec.blocks for r in b.recipes} | {s.recipe for b in spec.blocks for s in b.sources if s.recipe}
     used_recipes.discard(PRETRAINED)
@@ -434,9 +202,6 @@ def _components(doc: Mapping[str, Any], table: str, registry: Registry) -> dict[
 
 def _classifiers(doc: Mapping[str, Any], base_dir: Path) -> dict[str, ExternalClassifier]:
     """``[classifiers.LABEL]`` tables: an arch and a checkpoint each, identified by the file's contents."""
-    from bench.external_classifiers import from_checkpoint
-    from bench.models import ARCHS
-
     classifiers = {}
     for label, where, entry in _named_tables(doc, CLASSIFIERS, "arch = \"smallcnn\" and checkpoint = \"mine.pt\""):
         if label in ARCHS:
@@ -457,11 +222,6 @@ def _classifiers(doc: Mapping[str, Any], base_dir: Path) -> dict[str, ExternalCl
 
 def _add_objects(objects: Mapping[str, Any], classifiers: dict[str, ExternalClassifier], defenses: dict[str, Component]) -> None:
     """Python objects under their labels: an ``nn.Module`` is a classifier, a ``Defense`` a defense stage."""
-    from torch import nn
-
-    from bench.defense_objects import check_defense_object, defense_digest
-    from bench.external_classifiers import from_module
-
     for label, obj in objects.items():
         where = f"the Python object {label!r}"
         _check_label(label, where)
@@ -477,8 +237,6 @@ def _add_objects(objects: Mapping[str, Any], classifiers: dict[str, ExternalClas
 
 
 def _threat_components(doc: Mapping[str, Any]) -> dict[str, Component]:
-    from attacks.threats import ThreatModel, threat_param_checks
-
     checks: dict[str, Callable[[Any], Any]] = threat_param_checks()
     components = {}
     for label, where, params in _named_tables(doc, "threat_params", "use = \"adaptive\" and gradient = \"bpda\""):
@@ -498,8 +256,6 @@ def _threat_components(doc: Mapping[str, Any]) -> dict[str, Component]:
 
 
 def _threat(threats: Mapping[str, Component], label: str, where: str) -> Component:
-    from attacks.threats import ThreatModel
-
     if label in threats:
         return threats[label]
     try:
@@ -523,9 +279,6 @@ def _lookup(registry: Registry, name: str, where: str) -> None:
 
 def _source(text: str, recipes: Mapping[str, Component], classifiers: Mapping[str, ExternalClassifier],
             where: str) -> TransferSource:
-    from bench.models import ARCHS
-    from bench.recipes import RECIPES
-
     try:
         source = parse_source(text)
     except UserError as exc:
@@ -549,12 +302,12 @@ def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) ->
 
 
 def _check_label(label: str, where: str) -> None:
-    if not _LABEL.match(label) or label == CLEAN:
+    if not LABEL.match(label) or label == CLEAN:
         raise SpecError(f"{where}: the name {label!r} must be letters, digits, '_', '.', '-' (and not {CLEAN!r})")
 
 
-def _check_name(name: str, where: str) -> str:
-    if not isinstance(name, str) or not _LABEL.match(name):
+def check_name(name: str, where: str) -> str:
+    if not isinstance(name, str) or not LABEL.match(name):
         raise SpecError(f"{where} {name!r} must be letters, digits, '_', '.', '-' (it names the results file)")
     return name
 

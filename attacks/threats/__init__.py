@@ -35,11 +35,11 @@ from typing import Any, Callable
 
 import torch
 
-from attacks.auxaware import AuxAwareLoss
+from attacks.threats.auxaware import AuxAwareLoss
 from attacks.base import Attack, AttackResult, Target, predict
 from attacks.curvature import check_beta
 from attacks.iterative import IterativeAttack
-from attacks.pipeline import DefendedPipeline, Expectation, GradientMode, QueryOnly, check_eot_samples
+from attacks.threats.pipeline import DefendedPipeline, Expectation, GradientMode, QueryOnly, check_eot_samples
 from bench.choice import Choice
 from bench.errors import InvalidInputError
 from defenses.stack import Stack

@@ -1,0 +1,103 @@
+"""The data model of an experiment spec: its keys, components, matrix blocks and the validated ``Spec``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.errors import UserError
+from bench.external_classifiers import ExternalClassifier
+from bench.hashing import content_key
+from bench.plan_sources import TransferSource
+
+CLEAN = "clean"
+USE = "use"
+DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
+DEFAULT_BATCH_SIZE = 500
+ZOO_PREFIX = "robustbench:"
+PRETRAINED = "pretrained"  # the recipe of zoo archs
+
+AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
+AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
+                                       "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
+SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
+                            "threads": int}
+COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
+CLASSIFIERS = "classifiers"
+CLASSIFIER_KEYS = ("arch", "checkpoint")
+TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
+THREAT_PARAMS = ("gradient", "eot_samples", "select", "start", "relu_beta", "aux_lam")
+LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class SpecError(UserError, ValueError):
+    """A spec that cannot be run; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named recipe, defense, attack or threat: a registered ``base`` with parameters.
+
+    A defense given as a Python object has ``instance`` set (``base`` is then its
+    type's dotted name) and ``digest``, the hash of its contents, in the keys.
+    """
+
+    label: str
+    base: str
+    params: dict[str, Any] = field(default_factory=dict)
+    instance: Any = field(default=None, compare=False, repr=False)
+    digest: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        identity = {"label": self.label, "base": self.base, "params": self.params}
+        return {**identity, "object": self.digest} if self.digest is not None else identity
+
+
+@dataclass(frozen=True)
+class Block:
+    """One cross product of the matrix; ``eps`` None means per-attack defaults."""
+
+    datasets: tuple[str, ...]
+    archs: tuple[str, ...]
+    recipes: tuple[str, ...]
+    defenses: tuple[str, ...]
+    attacks: tuple[str, ...]
+    threats: tuple[str, ...]
+    eps: tuple[float, ...] | None
+    lam: tuple[float, ...]
+    sources: tuple[TransferSource, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    description: str
+    seed: int
+    n: int | None
+    device: str
+    batch_size: int
+    threads: int | None  # CPU float results depend on it, so it is part of the spec
+    blocks: tuple[Block, ...]
+    recipes: dict[str, Component]
+    defenses: dict[str, Component]  # defense stage labels
+    attacks: dict[str, Component]
+    threats: dict[str, Component]
+    attack_eps: dict[str, tuple[float, ...]]
+    default_eps: tuple[float, ...] | None
+    text: str = ""  # the TOML it came from, for provenance
+    classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the results (not the name, description, file text or any file path)."""
+        identity = {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size,
+                    "threads": self.threads, "blocks": [asdict(b) for b in self.blocks], "default_eps": self.default_eps,
+                    "attack_eps": self.attack_eps,
+                    **{kind: {k: c.identity() for k, c in getattr(self, kind).items()}
+                       for kind in ("recipes", "defenses", "attacks", "threats")}}
+        if self.classifiers:
+            identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
+        return identity
+
+    def digest(self) -> str:
+        return content_key(self.identity())
