@@ -29,7 +29,15 @@ from attacks.base import Attack, Target
 from attacks.losses import LOSSES, AttackLoss, margins
 from attacks.norms import Norm, ascent_direction, project, random_start
 from attacks.registry import ATTACKS
+from bench.choice import Choice
 from bench.errors import InvalidInputError
+
+
+class Accumulate(Choice):
+    """What MIM adds to its velocity each step."""
+
+    L1 = "l1"  # the gradient over its L1 norm (Dong et al. 2018)
+    SIGN = "sign"  # the gradient's sign (Foolbox 3.3.4's LinfMomentumIterativeFastGradientMethod)
 
 
 def iterate(
@@ -44,9 +52,10 @@ def iterate(
     loss: AttackLoss,
     start: torch.Tensor,
     momentum: float | None = None,
+    accumulate: Accumulate = Accumulate.L1,
     keep_best: bool = False,
 ) -> torch.Tensor:
-    """``steps`` ascent steps of ``loss`` from ``start`` (momentum: MIM's accumulated L1-normalised gradient).
+    """``steps`` ascent steps of ``loss`` from ``start`` (momentum: MIM's velocity, fed as ``accumulate`` says).
 
     Under L-inf the iterate lives in one buffer, updated in place and clipped
     to the eps-box intersected with [0, 1] (computed once): the same values
@@ -67,7 +76,7 @@ def iterate(
         if best is not None:
             best.offer(x_adv, recorded.logits, y)
         if velocity is not None:
-            velocity = momentum * velocity + grad / grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            velocity = momentum * velocity + _accumulated(grad, accumulate)
             grad = velocity
         if box is not None:
             x_adv.add_(ascent_direction(grad, norm), alpha=step_size).clamp_(*box)
@@ -78,6 +87,12 @@ def iterate(
     with torch.no_grad():
         best.offer(x_adv, target(x_adv), y)
     return best.x
+
+
+def _accumulated(grad: torch.Tensor, accumulate: Accumulate) -> torch.Tensor:
+    if accumulate is Accumulate.SIGN:
+        return grad.sign()
+    return grad / grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(-1, 1, 1, 1)
 
 
 class RecordedLogits(nn.Module):
@@ -113,6 +128,7 @@ class IterativeAttack(Attack):
     """Shared parameters and restart logic of PGD and MIM."""
 
     momentum: float | None = None
+    accumulate: Accumulate = Accumulate.L1
     keep_best: bool = False
     start: torch.Tensor | None = None
 
@@ -150,7 +166,7 @@ class IterativeAttack(Attack):
             xs, ys = x[idx], y[idx]
             x_adv = iterate(target, xs, ys, eps=eps, step_size=self.step_for(eps), steps=self.steps, norm=self.norm,
                             loss=self.loss, start=self._start(restart, x, idx, eps, generator), momentum=self.momentum,
-                            keep_best=self.keep_best)
+                            accumulate=self.accumulate, keep_best=self.keep_best)
             best[idx] = x_adv
             if restart == self.restarts - 1:
                 break
@@ -177,11 +193,17 @@ class PGD(IterativeAttack):
 
 
 class MIM(IterativeAttack):
-    """Momentum iterative method; no random start by default, as in Dong et al."""
+    """Momentum iterative method; no random start by default, as in Dong et al. and Foolbox.
 
-    def __init__(self, decay: float = 1.0, random_start: bool = False, **kwargs) -> None:
+    ``accumulate`` picks what the velocity sums: L1-normalised gradients (Dong
+    et al.) or their signs (Foolbox 3.3.4's L-inf MI-FGSM, which the
+    AID-Purifier paper ran); the step follows the velocity's sign either way.
+    """
+
+    def __init__(self, decay: float = 1.0, random_start: bool = False, accumulate: Accumulate | str = Accumulate.L1,
+                 **kwargs) -> None:
         super().__init__(random_start=random_start, **kwargs)
-        self.momentum = decay
+        self.momentum, self.accumulate = decay, Accumulate.coerce(accumulate)
 
 
 @ATTACKS.register("pgd")

@@ -17,6 +17,7 @@ from torch import nn
 
 from bench.cache import ArtifactCache
 from bench.data import DatasetSplits, load_dataset
+from bench.data.metadata import DatasetInfo
 from bench.device import resolve_device
 from bench.errors import InvalidInputError
 from bench.hashing import content_key
@@ -62,7 +63,7 @@ def make_recipe(cid: ClassifierId) -> Recipe:
     return RECIPES.get(cid.recipe)(cid.dataset, **cid.recipe_params)
 
 
-def classifier_key(cid: ClassifierId, data: DatasetSplits) -> str:
+def classifier_key(cid: ClassifierId, data: DatasetSplits | DatasetInfo) -> str:
     recipe = make_recipe(cid)
     ARCHS.get(cid.arch)  # unknown arch -> a clear error before any work
     return content_key({"kind": "classifier", "data": data.fingerprint, "arch": cid.arch, "arch_version": ARCH_VERSION,

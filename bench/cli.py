@@ -23,6 +23,7 @@ from bench.device import resolve_device
 from bench.errors import UserError
 from bench.export import export
 from bench.models import ARCHS
+from bench.plan_records import job_lines
 from bench.recipes import RECIPES
 from bench.report import render_report
 from bench.run import RunOptions, run_spec
@@ -88,6 +89,8 @@ QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
 
 def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
+    if args.jobs and not args.dry_run:
+        raise UserError("--jobs lists the jobs of a dry run and runs nothing; add --dry-run")
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
     overrides.update({flag: getattr(args, flag) for flag in SCALAR_FLAGS})
     if args.checkpoint is not None:
@@ -97,8 +100,14 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
                          argv=list(argv))
     summary = run_spec(spec, options)
     if args.dry_run:
-        print(f"plan of {spec.name} ({len(summary.plan.jobs)} jobs; results would go to {summary.path}):")
-        print(summary.plan.table(done=done_keys(summary.path)))
+        if args.jobs:
+            for line in job_lines(summary.plan):
+                print(line)
+        else:
+            print(f"plan of {spec.name} ({len(summary.plan.jobs)} jobs; results would go to {summary.path}):")
+            print(summary.plan.table(done=done_keys(summary.path)))
+        for dataset, why in summary.plan.provisional.items():
+            print(f"note: {dataset}: job keys are provisional, as {why}", file=sys.stderr)
         return 0
     print(summary_text(summary.path))
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
@@ -141,6 +150,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+COMPARE_DIR = Path("reports") / "compare"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.atomic import write_text_atomic
+    from bench.compare import display_frame, leaderboard
+    from bench.export import to_markdown
+
+    board = leaderboard(args.results, allow_mismatch=args.allow_mismatch)
+    shown = display_frame(board)
+    out = args.output or COMPARE_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"leaderboard.csv": board.to_csv(index=False), "leaderboard.md": to_markdown(shown),
+             "leaderboard.tex": shown.to_latex(index=False, escape=True, na_rep="", float_format="%.2f")}
+    for name, text in files.items():
+        write_text_atomic(out / name, text)
+    sys.stdout.write(to_markdown(shown))
+    print(f"leaderboard: {', '.join(str(out / name) for name in files)}")
+    return 0
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset(s), comma-separated")
     p.add_argument("--arch", help="arch(s), comma-separated (with --checkpoint: the checkpoint's one arch)")
@@ -162,6 +192,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="set a spec key, e.g. attack_params.pgd.steps=10 (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs per kind, reuse) and run nothing")
+    p.add_argument("--jobs", action="store_true",
+                   help="with --dry-run: list every job, one JSON object per line, with its settings fully resolved")
 
 
 def _version() -> str:
@@ -213,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every column the store keeps (keys, hashes, timings), not only the reader's")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("compare", help="one leaderboard across results databases (csv, markdown, latex)")
+    p.add_argument("results", type=Path, nargs="+")
+    p.add_argument("-o", "--output", type=Path, help=f"folder of the leaderboard files (default: {COMPARE_DIR}/)")
+    p.add_argument("--allow-mismatch", action="store_true",
+                   help="put rows measured under different n, eps, attack settings or threats in one table")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="render the report of a results database")
     p.add_argument("results", type=Path)

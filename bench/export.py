@@ -2,14 +2,18 @@
 
 By default an export holds the reader's columns, DESIGN.md's
 ``dataset, arch, recipe, defense, attack, threat, eps, lam, source, n, accuracy, ci_low, ci_high, seconds``
-(``lam`` only for auxaware, ``source`` only for transfer; empty elsewhere;
-the interval columns when the results carry them), then ``attack_name``
-(the attack as the report names it: a reduced AutoAttack says it is a custom
-version) and ``max_perturbation`` (the largest perturbation measured, in the
-attack's norm, the one eps bounds).  ``all_columns`` adds the rest of what the
-store keeps (undefended accuracy, timings, keys).  LaTeX is a booktabs table
-with escaped text, right-aligned numbers and a label, each label column
-shown once per run of equal values.
+(``lam`` only for auxaware, ``source`` only for transfer; empty elsewhere),
+then ``attack_name`` (the attack as the report names it: a reduced AutoAttack
+says it is a custom version) and ``max_perturbation`` (the largest
+perturbation measured, in the attack's norm, the one eps bounds);
+``all_columns`` adds the rest of what the store keeps (undefended accuracy,
+draws, timings, keys).  Accuracies are percentages, as everywhere a result is
+shown; ``ci_low`` and ``ci_high`` bound its 95% Clopper-Pearson interval
+(``bench.statistics``).  A randomized stack's ``accuracy`` counts an example
+only if it is correct on every one of its ``draws``; ``accuracy_mean_draws``
+is the mean over them.  LaTeX is a booktabs table with escaped text,
+right-aligned numbers and a label, each label column shown once per run of
+equal values.
 """
 
 from __future__ import annotations
@@ -24,38 +28,50 @@ import pandas as pd
 from bench.errors import UserError
 from bench.report import latex
 from bench.report.names import attack_column, slug
+from bench.statistics import accuracy_interval
 from bench.store import results_rows, run_info
 
-EXPORT_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy", "seconds")
-READER_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy", "ci_low",
-                  "ci_high", "seconds", "attack_name", "max_perturbation")
-EXTRA_COLUMNS = ("seed", "accuracy_undefended", "purify_seconds_per_image", "attack_base", "threat_model", "source_kind",
-                 "source_classifier", "eval_batch_size", "device", "classifier_key", "advset_key", "job_key", "finished")
-OPTIONAL_COLUMNS = frozenset({"ci_low", "ci_high"})  # shown when the results carry them
-LATEX_FORMATS = {"eps": "g", "lam": "g", "max_perturbation": ".4g", "accuracy": ".4f", "ci_low": ".4f", "ci_high": ".4f",
-                 "seconds": ".3g"}
+EXPORT_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy",
+                  "ci_low", "ci_high", "seconds")
+READER_COLUMNS = (*EXPORT_COLUMNS, "attack_name", "max_perturbation")
+EXTRA_COLUMNS = ("seed", "draws", "accuracy_mean_draws", "accuracy_undefended", "purify_seconds_per_image", "attack_base",
+                 "threat_model", "source_kind", "source_classifier", "eval_batch_size", "device", "classifier_key",
+                 "advset_key", "job_key", "finished")
+PERCENT_COLUMNS = ("accuracy", "accuracy_mean_draws", "accuracy_undefended")
+LATEX_FORMATS = {"eps": "g", "lam": "g", "max_perturbation": ".4g", "accuracy": ".2f", "ci_low": ".2f", "ci_high": ".2f",
+                 "accuracy_mean_draws": ".2f", "accuracy_undefended": ".2f", "seconds": ".3g"}
 LATEX_GROUPED = ("dataset", "arch", "recipe", "defense")  # label columns shown once per run of equal values
 
 
+def with_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store rows (fractions) with accuracies in percent and the 95% interval of ``accuracy`` from its n."""
+    out = []
+    for row in rows:
+        interval = accuracy_interval(round(row["accuracy"] * row["n"]), row["n"])
+        out.append({**row, **{c: 100 * row[c] for c in PERCENT_COLUMNS if row.get(c) is not None},
+                    "ci_low": 100 * interval.low, "ci_high": 100 * interval.high})
+    return out
+
+
+def _frame(path: Path | str, columns: list[str]) -> pd.DataFrame:
+    """The results of ``path`` (the current plan's) in ``columns``: accuracies in percent, dates as dates."""
+    rows = with_intervals(results_rows(path))
+    for row in rows:
+        row["attack_name"] = attack_column(row["attack"], row["attack_base"], json.loads(row.get("attack_params_json") or "{}"))
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    if "finished" in frame:
+        frame["finished"] = pd.to_datetime(frame["finished"], utc=True)
+    return frame
+
+
 def results_frame(path: Path | str) -> pd.DataFrame:
-    """The results of the database at ``path`` (the current plan's), one row each."""
-    rows = results_rows(path)
-    return pd.DataFrame(rows, columns=[*EXPORT_COLUMNS, *EXTRA_COLUMNS])
-
-
-def _attack_names(rows: list[dict[str, Any]]) -> list[str]:
-    return [attack_column(r["attack"], r["attack_base"], json.loads(r.get("attack_params_json") or "{}")) for r in rows]
+    """The results of the database at ``path`` (the current plan's), one row each; accuracies in percent."""
+    return _frame(path, [*EXPORT_COLUMNS, *EXTRA_COLUMNS])
 
 
 def export_frame(path: Path | str, all_columns: bool = False) -> pd.DataFrame:
     """The rows ``export`` writes: the reader's columns, then (``all_columns``) everything else the store keeps."""
-    rows = results_rows(path)
-    frame = pd.DataFrame(rows)
-    frame["attack_name"] = _attack_names(rows) if rows else []
-    columns = [c for c in READER_COLUMNS if c not in OPTIONAL_COLUMNS or c in frame.columns]
-    if all_columns:
-        columns += [c for c in EXTRA_COLUMNS if c not in columns]
-    return frame.reindex(columns=columns)
+    return _frame(path, [*READER_COLUMNS, *(EXTRA_COLUMNS if all_columns else ())])
 
 
 def _cell(value: Any) -> str:
@@ -72,7 +88,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 
 def _json(frame: pd.DataFrame, name: str) -> str:
-    return frame.to_json(orient="records", indent=1) + "\n"
+    return frame.to_json(orient="records", indent=1, date_format="iso") + "\n"
 
 
 def _latex_text(column: str, value: Any) -> str:
@@ -89,7 +105,7 @@ def _latex(frame: pd.DataFrame, name: str) -> str:
     rows = [[_latex_text(c, v) for c, v in zip(columns, row)] for row in frame.itertuples(index=False)]
     grouped = tuple(i for i, c in enumerate(columns) if c in LATEX_GROUPED)
     return latex.render(latex.LatexTable(header=columns, rows=rows, numeric=numeric, grouped=grouped,
-                                         caption=f"Accuracy on the first n test examples, run {name}",
+                                         caption=f"Accuracy (%) on the first n test examples, run {name}",
                                          label=f"tab:{slug(name, 'results')}"))
 
 
@@ -105,5 +121,4 @@ def export(path: Path | str, fmt: str, all_columns: bool = False) -> str:
     """The results of ``path`` rendered as ``fmt`` (one of ``FORMATS``): the reader's columns, or ``all_columns``."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    frame = export_frame(path, all_columns)
-    return FORMATS[fmt](frame, str(run_info(path)["name"]))
+    return FORMATS[fmt](export_frame(path, all_columns), str(run_info(path)["name"]))

@@ -71,6 +71,7 @@ class StageRef:
     needs_fit: bool
     fit_key: str
     instance: Any = field(default=None, compare=False, repr=False)  # a Defense object given from Python (copied before use)
+    randomized: bool = False  # draws fresh randomness at each purification
 
     @property
     def fit_job(self) -> str:
@@ -146,6 +147,7 @@ class EvaluateTask:
     labels: ResultLabels
     seed: int
     batch_size: int
+    draws: int = 1  # purifications of a randomized stack; an example is correct only if correct on every draw
 
 
 Task = TrainTask | FitTask | CraftTask | EvaluateTask
@@ -162,11 +164,12 @@ class Job:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Per-example flags after the defense (``correct``) and without it (``correct_undefended``)."""
+    """Per-example flags after the defense (``correct``: on every draw) and without it (``correct_undefended``)."""
 
     correct: np.ndarray  # bool (n,)
     correct_undefended: np.ndarray  # bool (n,)
     purify_seconds: float
+    correct_draws: np.ndarray | None = None  # bool (draws, n) of a randomized stack evaluated over several draws
     max_perturbation: float | None = None  # the largest ||x_adv - x|| in the attack's norm (None: clean)
 
 

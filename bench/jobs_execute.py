@@ -22,8 +22,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
+from attacks import ATTACKS
 from attacks.norms import perturbation_norms
+from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
 from bench.component_params import resolved_settings
 from bench.run_context import RunContext
 from defenses.timing import time_purification
@@ -68,33 +69,45 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _purify_predict(model: torch.nn.Module, stack: Any, x: torch.Tensor, batch_size: int,
+                    device: torch.device) -> tuple[torch.Tensor, float]:
+    """Predictions on ``stack.purify(x)`` and the seconds purification took."""
+    _sync(device)
+    begin = time.perf_counter()
+    purified = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            purified.append(stack.purify(x[i : i + batch_size].to(device)).cpu())
+    _sync(device)
+    seconds = time.perf_counter() - begin
+    return _predict(model, torch.cat(purified), batch_size, device), seconds
+
+
 def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     model = ctx.classifier(task.classifier).model
     stack = ctx.stack(task.classifier, task.stack, task.seed)
     split = ctx.test_split(task.classifier.dataset, task.labels.n)
     x = split.x if task.advset is None else ctx.advset(task.advset).x_adv
     undefended = _predict(model, x, task.batch_size, ctx.device) == split.y
-    torch.manual_seed(task.seed)  # randomized stages draw the same noise in every run
-    _sync(ctx.device)
-    begin = time.perf_counter()
-    purified = []
-    with torch.no_grad():
-        for i in range(0, len(x), task.batch_size):
-            purified.append(stack.purify(x[i : i + task.batch_size].to(ctx.device)).cpu())
-    _sync(ctx.device)
-    purify_seconds = time.perf_counter() - begin
-    correct = _predict(model, torch.cat(purified), task.batch_size, ctx.device) == split.y
+    draws, purify_seconds = [], 0.0
+    for draw in range(task.draws):
+        torch.manual_seed(task.seed + draw)  # randomized stages draw the same noise in every run, other noise per draw
+        predicted, seconds = _purify_predict(model, stack, x, task.batch_size, ctx.device)
+        draws.append((predicted == split.y).numpy().astype(bool))
+        purify_seconds = purify_seconds or seconds  # the first draw's: comparable with a deterministic stack's
+    correct_draws = np.stack(draws)
     details: dict[str, Any] = {"stage_settings": {label: resolved_settings(defense, stage.params)
                                                   for (label, defense), stage in zip(stack.stages, task.stack)}}
     max_perturbation = None
     if task.advset is not None:
-        from attacks import ATTACKS
-
         attack = ATTACKS.create(task.advset.attack.base, **task.advset.attack.params)
         details["attack_settings"] = resolved_settings(attack, task.advset.attack.params)
         max_perturbation = float(perturbation_norms(x, split.x, attack.norm).max()) if len(x) else 0.0
-    result = EvalResult(correct.numpy().astype(bool), undefended.numpy().astype(bool), purify_seconds, max_perturbation)
+    result = EvalResult(correct_draws.all(axis=0), undefended.numpy().astype(bool), purify_seconds,
+                        correct_draws if task.draws > 1 else None, max_perturbation)
     details["accuracy"] = float(np.mean(result.correct))
+    if task.draws > 1:
+        details["accuracy_mean_draws"] = float(correct_draws.mean())
     if task.advset is None:  # once per (classifier, stack), after the flags: its random draws change no result
         timing = time_purification(stack.purify, split.x[:TIMING_SINGLE_IMAGES].to(ctx.device), batch_size=TIMING_BATCH_SIZE,
                                    single_images=TIMING_SINGLE_IMAGES, warm_batch=False)  # warm: it just purified x

@@ -13,6 +13,11 @@ reuse saved.
 
 Jobs are kept in insertion order, which is topological: a job is added only
 after the jobs it depends on.
+
+Planning reads no images when told so (``read_data=False``, the dry run): a
+registered dataset's test size and fingerprint come from its metadata
+(``bench.data.metadata``).  Where the fingerprint needs the files and they are
+absent (TinyImageNet), the keys are provisional and ``Plan.provisional`` says so.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from attacks.threats import VERSION as THREATS_VERSION
 from attacks.threats import ThreatModel
 from bench.classifiers import ClassifierId, classifier_key
 from bench.data import DatasetSplits, load_dataset
+from bench.data.metadata import DatasetInfo, dataset_info
+from bench.errors import DataUnavailableError
 from bench.external_classifiers import check_external, external_key
 from bench.hashing import content_key
 from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, JobKind, ResultLabels, StageRef,
@@ -44,6 +51,7 @@ class Plan:
     jobs: dict[str, Job] = field(default_factory=dict)
     requested: Counter = field(default_factory=Counter)
     datasets: dict[str, DatasetSplits] = field(default_factory=dict)  # loaded while planning; the local executor reuses them
+    provisional: dict[str, str] = field(default_factory=dict)  # dataset -> why its jobs' keys are not final
 
     def ordered(self) -> list[Job]:
         return list(self.jobs.values())
@@ -73,8 +81,8 @@ class Plan:
 class Planner:
     """Builds a ``Plan``; memoises datasets and component instances for the duration of one planning."""
 
-    def __init__(self, spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None) -> None:
-        self.spec = spec
+    def __init__(self, spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None, read_data: bool = True) -> None:
+        self.spec, self.read_data = spec, read_data
         self.plan = Plan(spec, datasets=dict(datasets or {}))
         self._data = self.plan.datasets
         self._instances: dict[tuple[str, str], Any] = {}
@@ -98,8 +106,24 @@ class Planner:
             self._data[name] = load_dataset(name)
         return self._data[name]
 
+    def _info(self, name: str) -> DatasetInfo:
+        """Test size and fingerprint: from the loaded data, or (``read_data=False``) from metadata where that suffices."""
+        if name in self._data or self.read_data:
+            return DatasetInfo.of(self._dataset(name))
+        known = dataset_info(name)
+        if known is not None and known.fingerprint is not None:
+            return known
+        try:
+            return DatasetInfo.of(self._dataset(name))
+        except DataUnavailableError as exc:
+            if known is None:
+                raise
+            self.plan.provisional[name] = f"its fingerprint needs the files ({exc})"
+            return DatasetInfo(name, known.num_classes, known.image_shape, known.train_size, known.test_size,
+                               f"{name}/unread")
+
     def _n(self, dataset: str) -> int:
-        size = len(self._dataset(dataset).test)
+        size = self._info(dataset).test_size
         if self.spec.n is not None and self.spec.n > size:
             raise SpecError(f"n = {self.spec.n} but {dataset} has only {size} test examples; use n <= {size}")
         return self.spec.n or size
@@ -121,7 +145,7 @@ class Planner:
         if arch.startswith(ZOO_PREFIX):
             key = f"zoo-{arch[len(ZOO_PREFIX):]}"
         else:
-            key = classifier_key(ClassifierId(dataset, arch, comp.base, seed, dict(comp.params)), self._dataset(dataset))
+            key = classifier_key(ClassifierId(dataset, arch, comp.base, seed, dict(comp.params)), self._info(dataset))
         ref = ClassifierRef(dataset, arch, recipe, comp.base, dict(comp.params), seed, key)
         self._add(Job(f"train-{key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref)), consumer)
         return ref
@@ -147,7 +171,8 @@ class Planner:
                                    "seed": self.spec.seed})
             if comp.digest is not None:  # an object from Python: its weights and attributes count too
                 key, fit_key = (content_key({"stage": k, "object": comp.digest}) for k in (key, fit_key))
-            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance)
+            stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance,
+                             bool(defense.randomized))
             if stage.needs_fit:
                 self._add(Job(stage.fit_job, JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
                               FitTask(ref, stage, self.spec.seed)), f"{ref.key}/{name}")
@@ -158,10 +183,8 @@ class Planner:
         """The attack with the dataset's preset filled in, its default eps list and its code identity."""
         comp = self.spec.attacks.get(label, Component(label, label))
         instance = self._instance("attack", comp)
-        preset = attack_preset(dataset, instance.norm)
-        params = dict(comp.params)
-        if isinstance(instance, IterativeAttack):
-            params = {"step_size": preset["step_size"], "steps": preset["steps"], **params}
+        preset = attack_preset(dataset, instance.norm, comp.base, iterative=isinstance(instance, IterativeAttack))
+        params = {**{k: v for k, v in preset.items() if k != "eps"}, **comp.params}
         eps = self.spec.attack_eps.get(label) or self.spec.default_eps or (float(preset["eps"]),)
         code = {"type": f"{type(instance).__module__}.{type(instance).__qualname__}", "version": getattr(instance, "VERSION", None)}
         return AttackRef(label, comp.base, params), eps, code
@@ -180,21 +203,24 @@ class Planner:
                              f"craft {attack.label}/{threat.label} eps={eps:g}{lam_text} on {target.label()}{versus}", deps, task),
                          consumer)
 
-    def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels) -> str:
-        return "evaluate-" + content_key({"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
-                           "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
-                           "batch_size": self.spec.batch_size})
+    def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels,
+                  draws: int) -> str:
+        identity = {"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
+                    "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
+                    "batch_size": self.spec.batch_size}
+        return "evaluate-" + content_key({**identity, "draws": draws} if draws > 1 else identity)
 
     def _evaluate(self, ref: ClassifierRef, stack_name: str, stack: tuple[StageRef, ...], craft: Job | None,
                   labels: ResultLabels) -> None:
         advset: CraftTask | None = craft.task if craft is not None else None  # type: ignore[assignment]
-        key = self._eval_key(ref, stack, advset, labels)
+        draws = self.spec.draws if any(s.randomized for s in stack) else 1  # a deterministic stack is evaluated once
+        key = self._eval_key(ref, stack, advset, labels, draws)
         deps = (f"train-{ref.key}",) + tuple(s.fit_job for s in stack if s.needs_fit) + ((craft.key,) if craft else ())
         what = labels.attack if craft is None else f"{labels.attack}/{labels.threat} eps={labels.eps:g}"
         what += f" lam={labels.lam:g}" if labels.lam is not None else ""
         what += f" from {labels.source}" if labels.source else ""
         self._add(Job(key, JobKind.EVALUATE, f"evaluate {stack_name} | {what} | {ref.label()}", deps,
-                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size)), key)
+                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size, draws)), key)
 
     # -- the matrix ----------------------------------------------------------
 
@@ -252,6 +278,9 @@ class Planner:
             self._evaluate(ref, name, stages, craft, result_labels)
 
 
-def build_plan(spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None) -> Plan:
-    """The job graph of ``spec``; each dataset not in ``datasets`` is loaded once, to key classifiers by its fingerprint."""
-    return Planner(spec, datasets).build()
+def build_plan(spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None, read_data: bool = True) -> Plan:
+    """The job graph of ``spec``; each dataset not in ``datasets`` is loaded once, to key classifiers by its fingerprint.
+
+    ``read_data=False``: datasets whose metadata suffices are not loaded (see the module docstring).
+    """
+    return Planner(spec, datasets, read_data).build()

@@ -90,7 +90,7 @@ def run_spec(spec: Spec, options: RunOptions = RunOptions(),
     path = results_path(spec, options.results)
     check_resumable(path, spec.digest())
     if options.dry_run:
-        plan = build_plan(spec, datasets)
+        plan = build_plan(spec, datasets, read_data=False)
         return RunSummary(path, plan, Counter({Status.DONE.value: len(done_keys(path) & plan.jobs.keys())}))
     device = resolve_device(spec.device)
     executor = make_executor(options.executor, options.ray_address)

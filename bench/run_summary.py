@@ -1,10 +1,12 @@
 """The end-of-run summary: accuracy tables from a results database, printed by the CLI.
 
 The oblivious table has a row per classifier and defense stack and a column
-per attack (Clean first) with the paper's worst case (the row minimum); the
-threat table gives, per threat, the worst accuracy over its attacks, eps,
-lambda and sources.  The full report (tables, figures, provenance) is
-``run_bench.py report``'s job.
+per attack (Clean first); the threat table gives, per threat, the lowest
+accuracy over its attacks, eps, lambda and sources; the worst-case table
+gives, per stack, the unqualified worst case of ``bench.worst`` (every result
+that ran against the stack, per example) with its 95% interval and the
+paired gain over "none".  Accuracies in percent.  The full report (tables,
+figures, provenance) is ``run_bench.py report``'s job.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.export import results_frame
+from bench.report.headline import significance_text, stack_frame
+from bench.report.load import load_report_data
 from bench.spec import CLEAN
 
 ROW = ["dataset", "arch", "recipe", "defense"]
@@ -26,32 +30,41 @@ def _column(row: pd.Series) -> str:
 
 
 def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
-    """``oblivious``: accuracy per attack; ``threats``: worst accuracy per threat (both percent)."""
+    """``oblivious``: accuracy per attack; ``threats``: lowest accuracy per threat; ``worst``: per stack (percent)."""
     frame = results_frame(path)
     tables: dict[str, pd.DataFrame] = {}
     if frame.empty:
         return tables
-    frame = frame.assign(accuracy=frame["accuracy"] * 100)
     oblivious = frame[frame["threat_model"] == "oblivious"]
     if not oblivious.empty:
         columns = oblivious.apply(_column, axis=1)
         table = oblivious.assign(column=columns).pivot_table(index=ROW, columns="column", values="accuracy", sort=False)
         table.columns.name = None
-        table[WORST] = table.min(axis=1)
         tables["oblivious"] = table
     others = frame[frame["threat_model"] != "oblivious"]
     if not others.empty:
         table = others.pivot_table(index=ROW, columns="threat", values="accuracy", aggfunc="min", sort=False)
         table.columns.name = None
         tables["threats"] = table
+    stacks = stack_frame(load_report_data(path))
+    if not stacks.empty:
+        worst = stacks.set_index(ROW)
+        tables[WORST] = pd.DataFrame({
+            "n": worst["n"].astype("Int64"), "clean": worst["clean"], WORST: worst["worst"],
+            "95% CI": [f"[{lo:.1f}, {hi:.1f}]" for lo, hi in zip(worst["worst_ci_low"], worst["worst_ci_high"])],
+            "gain": worst["gain"], "McNemar p": worst["gain_p"],
+            "note": [significance_text(p, n) for p, n in zip(worst["gain_p"], worst["n"])]}, index=worst.index)
     return tables
+
+
+TITLES = {"oblivious": "accuracy (%), oblivious threat", "threats": "lowest accuracy (%) per threat",
+          WORST: "worst case (%): examples correct under every result of the stack, with the paired gain over none"}
 
 
 def summary_text(path: Path | str) -> str:
     parts = []
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.1f}".format):
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 80,
+                           "display.float_format", "{:.1f}".format):
         for name, table in summary_tables(path).items():
-            title = "accuracy (%), oblivious threat" if name == "oblivious" else "worst accuracy (%) per threat"
-            parts.append(f"{title}\n{table.to_string()}")
+            parts.append(f"{TITLES[name]}\n{table.to_string()}")
     return "\n\n".join(parts) or "no results yet"
-

@@ -12,7 +12,9 @@ Tables:
 - ``jobs``: every finished job: status (done, failed, skipped), error,
   seconds, dates, device, details (JSON).
 - ``results``: one row per evaluate job; ``flags``: its per-example correct
-  flags after the defense and without it, bit-packed.
+  flags after the defense (on every draw) and without it, bit-packed.
+- ``draws``: for a randomized stack evaluated over several draws, the flags
+  of each draw (draws x n, bit-packed) and their mean accuracy.
 
 A job's outcome is written in one transaction (job row, result row, flags), so
 a crash leaves either all of it or none.  Primary keys make a second write of
@@ -66,6 +68,9 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS flags (
     job_key TEXT PRIMARY KEY REFERENCES results(job_key), n INTEGER NOT NULL,
     correct BLOB NOT NULL, correct_undefended BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS draws (
+    job_key TEXT PRIMARY KEY REFERENCES results(job_key), draws INTEGER NOT NULL, n INTEGER NOT NULL,
+    accuracy_mean REAL NOT NULL, correct BLOB NOT NULL);
 """
 
 
@@ -242,6 +247,10 @@ class Store:
         c.execute(f"INSERT OR IGNORE INTO results ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
         c.execute("INSERT OR IGNORE INTO flags VALUES (?, ?, ?, ?)",
                   (job.key, n, pack_flags(result.correct), pack_flags(result.correct_undefended)))
+        if result.correct_draws is not None:
+            draws = np.asarray(result.correct_draws, dtype=bool)
+            c.execute("INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?)",
+                      (job.key, len(draws), n, float(draws.mean()) if n else 0.0, pack_flags(draws.ravel())))
 
 
 # ---------------------------------------------------------------- reading
@@ -254,12 +263,26 @@ def open_readonly(path: Path | str) -> sqlite3.Connection:
     return _connect(path)
 
 
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the database has table ``name`` (one written before the table existed has not)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
 def results_rows(path: Path | str, *, planned_only: bool = True) -> list[dict[str, Any]]:
-    """Result rows (of the current plan's jobs only, unless ``planned_only`` is False), in plan order."""
+    """Result rows (of the current plan's jobs only, unless ``planned_only`` is False), in plan order.
+
+    Each has ``draws`` (1 for a stack evaluated once) and ``accuracy_mean_draws``
+    (the mean accuracy over the draws; ``accuracy`` counts an example only if
+    it is correct on every draw).
+    """
     conn = open_readonly(path)
     try:
         join = "JOIN plan_jobs p ON p.key = r.job_key" if planned_only else "LEFT JOIN plan_jobs p ON p.key = r.job_key"
-        return [dict(r) for r in conn.execute(f"SELECT r.* FROM results r {join} ORDER BY p.position, r.job_key")]
+        draws = ("COALESCE(d.draws, 1) AS draws, COALESCE(d.accuracy_mean, r.accuracy) AS accuracy_mean_draws",
+                 "LEFT JOIN draws d ON d.job_key = r.job_key") if has_table(conn, "draws") else (
+                 "1 AS draws, r.accuracy AS accuracy_mean_draws", "")
+        query = f"SELECT r.*, {draws[0]} FROM results r {join} {draws[1]} ORDER BY p.position, r.job_key"
+        return [dict(r) for r in conn.execute(query)]
     finally:
         conn.close()
 
@@ -273,6 +296,22 @@ def flags_of(path: Path | str, job_keys: Iterable[str]) -> dict[str, tuple[np.nd
             row = conn.execute("SELECT * FROM flags WHERE job_key = ?", (key,)).fetchone()
             if row is not None:
                 out[key] = (unpack_flags(row["correct"], row["n"]), unpack_flags(row["correct_undefended"], row["n"]))
+        return out
+    finally:
+        conn.close()
+
+
+def draw_flags_of(path: Path | str, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
+    """Per-example correct flags after the defense, one row per draw (draws, n), of the given evaluate jobs."""
+    keys = list(job_keys)
+    out = {key: correct[None, :] for key, (correct, _) in flags_of(path, keys).items()}
+    conn = open_readonly(path)
+    try:
+        if has_table(conn, "draws"):
+            for key in keys:
+                row = conn.execute("SELECT * FROM draws WHERE job_key = ?", (key,)).fetchone()
+                if row is not None:
+                    out[key] = unpack_flags(row["correct"], row["draws"] * row["n"]).reshape(row["draws"], row["n"])
         return out
     finally:
         conn.close()

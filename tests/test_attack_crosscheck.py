@@ -3,8 +3,9 @@
 The criterion: our robust accuracy is at most the reference's plus one point
 (a weaker attack than its reference is a bug).  PGD is checked against
 Foolbox's PGD; C&W and DeepFool, which are Foolbox's, check that our wrapper
-(projection, bookkeeping) loses nothing against Foolbox called directly; MIM,
-which Foolbox lacks, against a direct transcription of Dong et al.'s update;
+(projection, bookkeeping) loses nothing against Foolbox called directly; MIM's
+default (L1) accumulation against a direct transcription of Dong et al.'s update
+(its Foolbox accumulation is checked in ``test_attack_presets.py``);
 Square and AutoAttack against pyautoattack called directly with the same seed.
 Budgets are chosen so that the network is neither unbroken nor fully broken.
 """

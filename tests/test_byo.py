@@ -105,8 +105,8 @@ def test_checkpoint_round_trip_cli_python_and_module_agree(workdir, checkpoint, 
         monkeypatch.setenv("PUREBENCH_CACHE", str(workdir / f"cache-{name}"))  # computed anew, not read back
         frame = bench.evaluate(classifier, arch=arch, defenses=["none"], attacks=["pgd"], n=N, device="cpu",
                                attack_params=ATTACK_PARAMS, results=f"{name}.sqlite", progress=False)
-        assert list(frame.columns[:12]) == ["dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam",
-                                            "source", "n", "accuracy", "seconds"]
+        assert list(frame.columns[:14]) == ["dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam",
+                                            "source", "n", "accuracy", "ci_low", "ci_high", "seconds"]
         assert accuracies(frame) == accuracies(from_cli) and len(frame) == 2, name
     assert results_frame("path.sqlite")["classifier_key"].tolist() == from_cli["classifier_key"].tolist()
     assert set(results_frame("module.sqlite")["recipe"]) == {"module"}
@@ -180,7 +180,7 @@ def test_unregistered_defense_objects_are_evaluated_cached_and_left_untouched(wo
                   attack_params=ATTACK_PARAMS, results="objects.sqlite", progress=False)
     frame = bench.evaluate(str(checkpoint), arch="smallcnn", **kwargs)
     assert sorted(set(frame["defense"])) == ["Blur", "Blur-2+Dim", "Dim", "none"]
-    assert len(frame) == 8 and frame["accuracy"].between(0, 1).all()
+    assert len(frame) == 8 and frame["accuracy"].between(0, 100).all()
     assert float(dim.scale.weight.detach()) == 1.0  # fitted on a copy
 
     again = bench.evaluate(str(checkpoint), arch="smallcnn", **kwargs)

@@ -63,6 +63,7 @@ def test_list_threats(capsys):
     ["run", "--set", "attack_params.pgd.stepz=3"],
     ["run", "--executor", "local", "--ray-address", "127.0.0.1:6379"],
     ["export", "nothing.sqlite", "--format", "csv"],
+    ["run", "--jobs"],
 ])
 def test_user_errors_exit_2_with_one_line_and_write_nothing(workdir, isolated_cache, capsys, argv):
     assert main(argv) == 2
@@ -109,7 +110,7 @@ def test_a_failing_job_is_recorded_and_the_rest_goes_on(workdir, capsys, monkeyp
 
     assert main(["export", str(db), "--format", "csv", "-o", str(workdir / "out.csv")]) == 0
     lines = (workdir / "out.csv").read_text().splitlines()
-    assert lines[0].startswith("dataset,arch,recipe,defense,attack,threat,eps,lam,source,n,accuracy,")
+    assert lines[0].startswith("dataset,arch,recipe,defense,attack,threat,eps,lam,source,n,accuracy,ci_low,ci_high,seconds")
     assert len(lines) == 3
     assert main(["report", str(db), "-o", str(workdir / "report")]) == 0
     assert (workdir / "report").is_dir() and any((workdir / "report").iterdir())

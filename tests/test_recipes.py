@@ -81,3 +81,31 @@ def test_recipe_parameters_change_the_key_and_bad_ones_are_named(mnist: DatasetS
 def test_label_smoothing_of_avmixup() -> None:
     t = smoothed_one_hot(torch.tensor([0, 2]), 3, 0.7)
     assert torch.allclose(t, torch.tensor([[0.7, 0.15, 0.15], [0.15, 0.15, 0.7]]))
+
+
+def _bn_net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(4 * 26 * 26, 10))
+
+
+def test_trades_update_is_the_reference_one_with_separate_batch_norm_passes(mnist: DatasetSplits, monkeypatch) -> None:
+    """TRADES' outer loss and batch-norm statistics as in the reference ``trades_loss``: clean, adversarial, clean again."""
+    import torch.nn.functional as F
+
+    from bench.recipes import trades
+
+    x, y = mnist.train.x[:32], mnist.train.y[:32]
+    x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    monkeypatch.setattr(trades, "adversarial_batch", lambda *args, **kwargs: x_adv)  # the inner attack is not under test
+
+    reference = _bn_net().train()
+    natural = F.cross_entropy(reference(x), y)
+    robust = F.kl_div(F.log_softmax(reference(x_adv), 1), F.softmax(reference(x), 1), reduction="sum") / len(x)
+    expected = natural + 6.0 * robust
+
+    ours = _bn_net().train()
+    loss = RECIPES.create("trades", dataset="mnist5k").batch_loss(ours, x, y, 0.3, torch.Generator().manual_seed(0))
+    assert torch.allclose(loss, expected, atol=1e-6)
+    bn, ref_bn = ours[1], reference[1]
+    assert torch.allclose(bn.running_mean, ref_bn.running_mean) and torch.allclose(bn.running_var, ref_bn.running_var)

@@ -23,7 +23,10 @@ from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvalResult, Evaluat
 from bench.report import render_report
 from bench.report.layout import best_marks
 from bench.report.load import load_report_data
-from bench.report.matrix import GAIN_PERCENT, GAIN_POINTS, WORST_EXAMPLE, WORST_PAPER, table1, table3
+from bench.report.adaptive import table_adaptive
+from bench.report.comparisons import comparisons_table
+from bench.report.headline import headline_table
+from bench.report.matrix import GAIN_PERCENT, GAIN_POINTS, WORST, WORST_CI, WORST_PAPER, table1, table3
 from bench.report.model import BEST, MISSING, PARTIAL
 from bench.report.plan_labels import parse_evaluate_label
 from bench.report.settings import attack_settings, defense_settings, preset_origin
@@ -132,7 +135,7 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
         job = Job(f"e{i}", JobKind.EVALUATE, f"evaluate {cell.defense} | {_what(cell)} | {ref.label()}", (train.key,),
                   EvaluateTask(ref, stack, advset, labels, 0, 100))
         measured = None if cell.attack == "clean" else (cell.eps if cell.max_perturbation is None else cell.max_perturbation)
-        result = EvalResult(np.array(cell.correct), np.array(cell.undefended or cell.correct), 0.002 * n, measured)
+        result = EvalResult(np.array(cell.correct), np.array(cell.undefended or cell.correct), 0.002 * n, max_perturbation=measured)
         details = {"purification_timing": purification_timing(cell.defense)} if run.timed and cell.attack == "clean" else {}
         details["stage_settings"] = {s.label: {"preset_value": 1, **s.params} for s in stack}  # as the runner resolves them
         if advset is not None:
@@ -221,11 +224,53 @@ def test_worst_paper_and_worst_per_example_differ(tmp_path):
     table = table3(data, DATASET)
     none, aid = row(table, "natural", "none"), row(table, "natural", "aid")
     assert (none["Clean"], none["PGD"], none["MIM"]) == (100.0, 50.0, 50.0)
-    assert none[WORST_PAPER] == 50.0 and none[WORST_EXAMPLE] == 0.0  # PGD and MIM break different halves
-    assert aid[WORST_PAPER] == 75.0 and aid[WORST_EXAMPLE] == 50.0  # examples 0 and 3 each fall to one attack
+    assert none[WORST_PAPER] == 50.0 and none[WORST] == 0.0  # PGD and MIM break different halves
+    assert aid[WORST_PAPER] == 75.0 and aid[WORST] == 50.0  # examples 0 and 3 each fall to one attack
     madry = row(table, "madry", "none")
-    assert madry[WORST_PAPER] == 50.0 and madry[WORST_EXAMPLE] == 50.0  # the same examples fall: both agree
+    assert madry[WORST_PAPER] == 50.0 and madry[WORST] == 50.0  # the same examples fall: both agree
     assert list(table.frame.columns[:6]) == ["Section", "Classifier", "Defense", "Clean", "PGD", "MIM"]
+
+
+def test_unqualified_worst_covers_every_threat_and_carries_an_interval(tmp_path):
+    run = hand_run()
+    run.cells.append(Cell("natural", "aid", "pgd", [F, T, T, T], threat="adaptive"))  # breaks example 0, which MIM broke too
+    run.cells.append(Cell("natural", "aid", "square", [T, T, F, T], threat="blackbox"))  # breaks example 2: the worst drops
+    data = load_report_data(write_run(tmp_path / "r.sqlite", run))
+    aid = row(table3(data, DATASET), "natural", "aid")
+    assert aid[WORST_PAPER] == 75.0 and aid[WORST] == 25.0  # the paper's columns miss the black-box attack
+    assert aid[WORST_CI] == "[0.6, 80.6]"  # Clopper-Pearson for 1 of 4
+    headline = row(headline_table(data, DATASET), "natural", "aid")
+    assert headline["Worst"] == 25.0 and headline["Worst (column minimum)"] == 75.0
+    assert headline["Weakest against"] == "pgd/oblivious eps=0.3"
+    assert headline["Gain over none (pts)"] == 25.0 and headline["McNemar p"] == 1.0  # 1 example against 0
+    assert headline["Significance"].startswith("not distinguishable from no defense at n = 4")
+
+
+def test_gains_within_noise_are_marked_in_words(tmp_path):
+    n = 150
+    big = [T] * 120 + [F] * 30
+    run = SyntheticRun([Cell("madry", "none", "clean", big), Cell("madry", "none", "pgd", [T] * 60 + [F] * 90),
+                        Cell("madry", "aid", "clean", big), Cell("madry", "aid", "pgd", [T] * 64 + [F] * 86),  # +4 pts: noise
+                        Cell("madry", "big", "clean", big), Cell("madry", "big", "pgd", [T] * 100 + [F] * 50)])  # +27 pts
+    data = load_report_data(write_run(tmp_path / "r.sqlite", run))
+    table = comparisons_table(data, DATASET)
+    pgd = table.frame[table.frame["Attack"] == "pgd/oblivious eps=0.3"].set_index("Defense")
+    assert pgd.loc["aid", "Significance"] == f"not distinguishable from no defense at n = {n} (McNemar p = 0.125)"
+    assert pgd.loc["big", "Significance"] == "" and pgd.loc["big", "McNemar p"] < 1e-6
+    aid = int(np.flatnonzero((table.frame["Defense"] == "aid") & (table.frame["Attack"] == "pgd/oblivious eps=0.3"))[0])
+    assert table.marks[(aid, "Difference (pts)")] == "weak" and table.note.startswith(f"n = {n}.")
+    headline = headline_table(data, DATASET)
+    assert headline.title.endswith(f"(n = {n})") and row(headline, "madry", "big")["Significance"] == ""
+    html = render_report(data.path, tmp_path / "out").read_text()
+    assert f"not distinguishable from no defense at n = {n}" in html and "[34.6, 51.0]" in html  # aid's worst, 64 of 150
+
+
+def test_adaptive_drop_is_paired(tmp_path):
+    run = hand_run()
+    run.cells.append(Cell("natural", "aid", "pgd", [F, F, F, F], threat="adaptive"))
+    table = table_adaptive(load_report_data(write_run(tmp_path / "r.sqlite", run)), DATASET)
+    (aid,) = table.frame.to_dict("records")
+    assert aid["Drop (pts)"] == 75.0 and aid["McNemar p"] == 0.25 and aid["Drop 95% CI"].startswith("[")
 
 
 def test_gain_over_none_in_points_and_percent(tmp_path):
@@ -257,7 +302,7 @@ def test_partial_run_marks_missing_cells_and_bounds(tmp_path):
     aid, madry = position(table, "natural", "aid"), position(table, "madry", "none")
     assert table.marks[(aid, "MIM")] == MISSING and table.tips[(aid, "MIM")] == "pending"
     assert table.marks[(madry, "MIM")] == MISSING and table.tips[(madry, "MIM")] == "failed: RuntimeError: out of memory"
-    assert table.marks[(aid, WORST_PAPER)] == PARTIAL and table.marks[(aid, WORST_EXAMPLE)] == PARTIAL
+    assert table.marks[(aid, WORST_PAPER)] == PARTIAL and table.marks[(aid, WORST)] == PARTIAL
     assert row(table, "natural", "aid")[WORST_PAPER] == 75.0  # the present columns only: an upper bound
     assert row(table, "natural", "aid")["Missing"] == "pending: MIM"
     assert row(table, "natural", "aid")[GAIN_POINTS] == 25.0 and table.marks[(aid, GAIN_POINTS)] == PARTIAL  # at most
@@ -469,7 +514,7 @@ def test_files_are_written_and_linked(tmp_path):
     assert all((out / n).read_bytes().startswith(b"\x89PNG") for n in names if n.endswith(".png"))
     with open(out / "mnist5k-table3.csv") as f:
         rows = list(csv.DictReader(f))
-    assert {r["Defense"] for r in rows} == {"none", "aid", "aid_n2", "aid_n5"} and "Worst (per example)" in rows[0]
+    assert {r["Defense"] for r in rows} == {"none", "aid", "aid_n2", "aid_n5"} and "Worst" in rows[0]
     assert "\\begin{tabular}" in (out / "mnist5k-table3.tex").read_text()
     assert parser.scripts == 0 and not re.search(r"https?://", index.read_text())  # offline: nothing fetched
 

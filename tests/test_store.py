@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.export import EXPORT_COLUMNS, FORMATS, OPTIONAL_COLUMNS, READER_COLUMNS, export, results_frame
+from bench.export import EXPORT_COLUMNS, FORMATS, READER_COLUMNS, export, results_frame
 from bench.jobs import (ClassifierRef, EvalResult, EvaluateTask, Job, JobKind, Outcome, ResultLabels, StageRef, Status,
                         TrainTask)
 from bench.store import SpecMismatchError, Store, check_resumable, flags_of, job_rows, pack_flags, run_info, unpack_flags
@@ -61,7 +61,7 @@ def test_round_trip_and_no_duplicates(store):
     store.record(jobs[1], outcome("e2", [True, True, True, True, True]))  # a second writer of the same job: ignored
     frame = results_frame(store.path)
     assert len(frame) == 2 and list(frame.columns[: len(EXPORT_COLUMNS)]) == list(EXPORT_COLUMNS)
-    assert frame["accuracy"].tolist() == [0.8, 0.4]
+    assert frame["accuracy"].tolist() == [80.0, 40.0]  # percent, as on every surface
     assert frame["attack"].tolist() == ["clean", "pgd"] and frame["seconds"].tolist() == [1.5, 1.5]
     correct, undefended = flags_of(store.path, ["e2"])["e2"]
     assert correct.tolist() == [False, True, False, False, True] and undefended.all()
@@ -78,7 +78,7 @@ def test_failed_job_is_retried_but_done_is_final(store):
     assert not store.is_done("e1") and results_frame(store.path).empty
     store.record(job, outcome("e1", [True] * 5))
     store.record(job, outcome("e1", [], Status.FAILED, error="late failure"))  # never overwrites done
-    assert store.is_done("e1") and results_frame(store.path)["accuracy"].tolist() == [1.0]
+    assert store.is_done("e1") and results_frame(store.path)["accuracy"].tolist() == [100.0]
 
 
 def test_a_crash_inside_the_transaction_leaves_nothing(store, monkeypatch):
@@ -116,11 +116,11 @@ def test_export_formats(store, fmt):
     text = export(store.path, fmt)
     if fmt == "csv":
         frame = pd.read_csv(io.StringIO(text))
-        assert [c for c in frame.columns if c not in OPTIONAL_COLUMNS] == [c for c in READER_COLUMNS if c not in OPTIONAL_COLUMNS]
-        assert frame["accuracy"].tolist() == [1.0, 0.2] and "job_key" not in frame
+        assert list(frame.columns) == list(READER_COLUMNS) and "job_key" not in frame
+        assert list(frame.columns[: len(EXPORT_COLUMNS)]) == list(EXPORT_COLUMNS) and frame["accuracy"].tolist() == [100.0, 20.0]
     elif fmt == "json":
         rows = json.loads(text)
-        assert [r["accuracy"] for r in rows] == [1.0, 0.2] and rows[0]["lam"] is None
+        assert [r["accuracy"] for r in rows] == [100.0, 20.0] and rows[0]["lam"] is None
     elif fmt == "markdown":
         lines = text.splitlines()
         assert lines[0].startswith("| dataset | arch | recipe | defense | attack |") and len(lines) == 4
@@ -140,7 +140,7 @@ def test_a_database_from_before_the_perturbation_column_is_resumed(tmp_path):
     job = eval_job("e1", "pgd", 0.3)
     s.record_plan([job])
     flags = np.array([True, False, True, True, False])
-    s.record(job, Outcome("e1", Status.DONE, 1.0, "s", "f", "cpu", result=EvalResult(flags, flags, 0.1, 0.25)))
+    s.record(job, Outcome("e1", Status.DONE, 1.0, "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01+00:00", "cpu", result=EvalResult(flags, flags, 0.1, max_perturbation=0.25)))
     s.close()
-    assert results_frame(path)["accuracy"].tolist() == [0.6]
+    assert results_frame(path)["accuracy"].tolist() == [60.0]
     assert pd.read_csv(io.StringIO(export(path, "csv")))["max_perturbation"].tolist() == [0.25]

@@ -267,6 +267,38 @@ def test_auxaware_sums_the_stages_aux_losses(natural_cnn, batch):
     assert not torch.equal(twice, run(stack(Aux())))
 
 
+class RecordingAux(Aux):
+    """Remembers the input its auxiliary loss was evaluated on."""
+
+    def aux_loss(self, x):
+        self.seen = x.detach().clone()
+        return super().aux_loss(x)
+
+
+def test_auxaware_evaluates_each_aux_loss_on_its_stages_own_input(natural_cnn, batch):
+    """Eq. 2 on quantise+aux: the aux loss sees the quantised input, and its gradient crosses the quantiser straight through."""
+    from attacks.threats.auxaware import AuxAwareLoss
+
+    x, y = batch
+    quantised = Quantise().purify(x)
+    assert not torch.equal(quantised, x), "the two stages' inputs must differ for the check to mean anything"
+    recorder = RecordingAux()
+    loss = AuxAwareLoss(stack(Quantise(), recorder), lam=1.0)
+    grad = input_gradient(lambda v: v, x, lambda v: loss(natural_cnn, v, y))
+    assert torch.equal(recorder.seen, quantised)
+    expected = input_gradient(lambda v: v, quantised, lambda v: -Aux().aux_loss(v))  # BPDA: d purify / dx = identity
+    assert torch.allclose(grad, expected)
+    assert not torch.allclose(grad, input_gradient(lambda v: v, x, lambda v: -Aux().aux_loss(v)))
+
+
+def test_auxaware_runs_no_stage_at_lambda_zero(natural_cnn, batch):
+    from attacks.threats.auxaware import AuxAwareLoss
+
+    noise = Noise()
+    AuxAwareLoss(stack(noise, Aux()), lam=0.0)(natural_cnn, *batch)
+    assert noise.calls == 0
+
+
 @pytest.mark.parametrize("defenses, lam, attack, message", [
     (lambda: stack(Smooth()), 0.5, "pgd", "exposing aux_loss"),
     (lambda: None, 0.5, "pgd", "exposing aux_loss"),

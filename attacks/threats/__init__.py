@@ -45,7 +45,7 @@ from bench.errors import InvalidInputError
 from defenses.stack import Stack
 
 #: Bump when ``craft`` changes what a threat model produces for the same attack (it enters adversarial-set keys).
-VERSION = "2"
+VERSION = "3"  # 3: eq. 2 evaluates each stage's aux_loss on that stage's own input
 DEFAULT_EOT_SAMPLES = 8
 #: Sharpness of the softplus whose curvature ReLU takes in unrolled purifications; set a priori, not tuned.
 DEFAULT_RELU_BETA = 10.0

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from bench.data.metadata import torchvision_fingerprint
 from bench.data.registry import DATASETS
 from bench.data.splits import DatasetSplits, fixed_order, make_split
 from bench.errors import DataUnavailableError
@@ -59,7 +60,7 @@ def _load(name: str, build: Callable[[Path, bool, bool], Any], to_arrays: Callab
         x, y = to_arrays(ds)
         splits.append(fixed_order(make_split(x, y)))
     num_classes = int(max(splits[0].y.max(), splits[1].y.max())) + 1
-    return DatasetSplits(name, splits[0], splits[1], num_classes, fingerprint=f"{name}/torchvision")
+    return DatasetSplits(name, splits[0], splits[1], num_classes, fingerprint=torchvision_fingerprint(name))
 
 
 def _cifar_arrays(ds: Any) -> tuple[np.ndarray, np.ndarray]:

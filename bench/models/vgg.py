@@ -1,5 +1,10 @@
 """VGG-19 with batch norm (Simonyan & Zisserman 2014), the paper's S!=T transfer source.
 
+The head is the common CIFAR variant, one linear layer on the globally pooled
+512 features, not the original's three fully connected layers of 4096 on a
+7x7 map (which 32x32 inputs do not have); the AID-Purifier paper does not say
+which head its VGG-19 used.
+
 Max-pooling stops once the feature map is 1x1, so the same network also fits
 28x28 inputs.  Taps: ``layer1`` the first convolution's activation, then the
 activation ending each of the five stages.

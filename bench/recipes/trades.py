@@ -1,7 +1,13 @@
 """``trades`` (Zhang et al. 2019): CE on clean inputs + beta * KL(f(x) || f(x_adv)), beta 6.
 
-The inner maximisation starts at x + 0.001 * N(0, 1) and ascends the KL
-divergence, as in the reference implementation.
+As in the reference implementation (``trades_loss`` of the TRADES code): the
+inner maximisation runs in eval mode, starts at x + 0.001 * N(0, 1) and ascends
+the KL divergence; the update then runs the clean and the adversarial batch
+through the train-mode network in separate forward passes, so batch
+normalisation never mixes their statistics.  The reference computes the clean
+logits twice (for the cross-entropy, and again as the KL target); the second
+pass gives the same values and only updates batch-norm running statistics once
+more, which we repeat so trained networks match the reference's.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ def _kl_to(reference: torch.Tensor):
 
 class Trades(Recipe):
     PRESETS = ADVERSARIAL
+    VERSION = "2"  # 2: clean and adversarial batches in separate forward passes (1 concatenated them)
 
     def __init__(self, config: TrainConfig, beta: float = 6.0) -> None:
         super().__init__(config)
@@ -49,10 +56,10 @@ class Trades(Recipe):
         noise = START_NOISE * torch.randn(x.shape, generator=generator, device=x.device)
         x_adv = adversarial_batch(model, x, y, eps=eps, step_size=c.step_size, steps=c.attack_steps, generator=generator,
                                   loss=_kl_to(p_clean), start=(x + noise).clamp(0, 1))
-        logits = model(torch.cat([x, x_adv]))
-        clean, adv = logits[: len(x)], logits[len(x):]
-        robust = F.kl_div(F.log_softmax(adv, 1), F.softmax(clean, 1), reduction="batchmean")
-        return F.cross_entropy(clean, y) + self.beta * robust
+        natural = F.cross_entropy(model(x), y)
+        adv = model(x_adv)
+        robust = F.kl_div(F.log_softmax(adv, 1), F.softmax(model(x), 1), reduction="batchmean")
+        return natural + self.beta * robust
 
 
 @RECIPES.register("trades")

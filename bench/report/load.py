@@ -20,7 +20,7 @@ from bench.errors import UserError
 from bench.plan_sources import SourceError, TransferSource, parse_source
 from bench.report.names import attack_column, eps_text, section_of
 from bench.report.plan_labels import parse_evaluate_label
-from bench.store import flags_of, job_rows, results_rows, run_info
+from bench.store import draw_flags_of, flags_of, job_rows, results_rows, run_info
 
 DONE = "done"
 EVALUATE = "evaluate"
@@ -45,6 +45,13 @@ class ReportData:
         found = self.jobs.loc[self.jobs["key"] == job_key, "details_json"]
         text = found.iloc[0] if not found.empty else None
         return json.loads(text) if isinstance(text, str) and text else {}
+
+    def draw_flags(self, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
+        """Per-example correct flags of each draw (draws, n) of the given done evaluate jobs."""
+        return draw_flags_of(self.path, job_keys)
+
+    def done_keys(self) -> list[str]:
+        return list(self.cells.loc[self.cells["status"] == DONE, "job_key"])
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(self.cells["dataset"]))

@@ -1,10 +1,11 @@
 """Table 3 (robust accuracy per attack, oblivious threat) and Table 1 (its worst case per classifier).
 
 Table 3 has a row per base classifier and defense stack and a column per
-attack (Clean, PGD, C&W, DF, MIM, AutoAttack, then any other), the two worst
-cases of ``bench.report.worst`` and the gain of the paper's worst case over
-"none" on the same classifier, in points and in percent (as the paper's text
-reports "42.11% (46.17 to 65.61)").  A planned cell without a result is shown
+attack (Clean, PGD, C&W, DF, MIM, AutoAttack, then any other), the paper's
+worst case (over its columns), the unqualified worst case of ``bench.worst``
+(over everything that ran against the stack) with its interval, and the gain
+of the paper's worst case over "none" on the same classifier, in points and
+in percent (as the paper's text reports "42.11% (46.17 to 65.61)").  A planned cell without a result is shown
 as missing and makes its row's worst cases upper bounds.  An attack variant
 (a label with ``use = ...``) joins Table 3 only when its algorithm has no
 column of its own; otherwise it belongs to the attack sweeps.
@@ -17,17 +18,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.report.headline import interval_text, n_label, stack_frame
 from bench.report.layout import best_marks, lacking_summary, main_eps, ordered_rows, status_tip
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, PARTIAL, ReportTable
 from bench.report.names import CLEAN, NONE_STACK, SECTION_ORDER, column_rank, slug
-from bench.report.worst import gain, paper_worst, per_example_worst
+from bench.worst import gain, paper_worst
 
 OBLIVIOUS = "oblivious"
-WORST_PAPER = "Worst (paper)"
-WORST_EXAMPLE = "Worst (per example)"
-GAIN_POINTS = "Gain (pts)"
-GAIN_PERCENT = "Gain (%)"
+WORST_PAPER = "Worst (paper columns)"
+WORST = "Worst"
+WORST_CI = "Worst 95% CI"
+GAIN_POINTS = "Gain, paper columns (pts)"
+GAIN_PERCENT = "Gain, paper columns (%)"
 MISSING_COLUMN = "Missing"
 
 
@@ -78,11 +81,12 @@ def table3(data: ReportData, dataset: str) -> ReportTable | None:
         return None
     shown = matrix_cells(cells, columns)
     by_key = {(r.classifier, r.defense, r.attack): r for r in shown.itertuples()}
-    flags = data.flags(shown.loc[shown["status"] == DONE, "job_key"])
+    stacks = stack_frame(data, dataset)
+    worst = {(r.classifier, r.defense): r for r in stacks.itertuples()} if not stacks.empty else {}
     records, marks, tips = [], {}, {}
     for position, (section, classifier, defense) in enumerate(ordered_rows(shown)):
         record = {"Section": section, "Classifier": classifier, "Defense": defense}
-        by_base, row_flags, lacking = {}, [], []
+        by_base, lacking = {}, []
         for column in columns:
             cell = by_key.get((classifier, defense, column.attack))
             if cell is None or cell.status != DONE:
@@ -94,14 +98,17 @@ def table3(data: ReportData, dataset: str) -> ReportTable | None:
                 continue
             record[column.name] = round(100 * cell.accuracy, 2)
             by_base[column.base] = min(by_base.get(column.base, math.inf), 100 * cell.accuracy)
-            row_flags.append(flags[cell.job_key])
         record[WORST_PAPER] = paper_worst(by_base)
-        record[WORST_EXAMPLE] = 100 * per_example_worst(row_flags) if row_flags else math.nan
+        overall = worst.get((classifier, defense))
+        record[WORST] = overall.worst if overall is not None else math.nan
+        record[WORST_CI] = _interval(overall)
         record[MISSING_COLUMN] = lacking_summary(lacking)
         if lacking:
-            for name in (WORST_PAPER, WORST_EXAMPLE):
-                marks[(position, name)] = PARTIAL
-                tips[(position, name)] = f"upper bound; no result ({record[MISSING_COLUMN]})"
+            marks[(position, WORST_PAPER)] = PARTIAL
+            tips[(position, WORST_PAPER)] = f"upper bound; no result ({record[MISSING_COLUMN]})"
+        if overall is None or not overall.complete:
+            marks[(position, WORST)] = PARTIAL
+            tips[(position, WORST)] = "upper bound: some results of this stack are missing"
         records.append(record)
     frame = pd.DataFrame(records)
     bounded = {i for (i, column), mark in marks.items() if column == WORST_PAPER and mark == PARTIAL}
@@ -111,16 +118,23 @@ def table3(data: ReportData, dataset: str) -> ReportTable | None:
     lacking_text = frame.pop(MISSING_COLUMN)
     if lacking_text.any():
         frame[MISSING_COLUMN] = lacking_text  # last: it explains the row's bounds
-    numeric = [c.name for c in columns] + [WORST_PAPER, WORST_EXAMPLE]
-    frame[[WORST_PAPER, WORST_EXAMPLE]] = frame[[WORST_PAPER, WORST_EXAMPLE]].round(2)
+    numeric = [c.name for c in columns] + [WORST_PAPER, WORST]
+    frame[[WORST_PAPER, WORST]] = frame[[WORST_PAPER, WORST]].round(2)
     marks = {**best_marks(frame, "Classifier", numeric), **marks}
     eps_note = "; ".join(f"{c.name} at eps {c.eps_key}{_measured(shown, c)}" for c in columns if c.base != CLEAN)
-    note = (f"Accuracy (%) on the first n test examples; the attack sees the base classifier only (oblivious) and the "
-            f"defense purifies afterwards. {eps_note}. Worst (paper): the minimum over Clean, PGD, C&W, DF and MIM as in "
-            f"the paper's Table 3. Worst (per example): examples correct under every column of the row. Gain: Worst (paper) "
-            f"against 'none' on the same classifier, in points and in percent of 'none'. Bold: best of its classifier's block.")
-    return ReportTable(slug(dataset, "table3"), "Table 3: robust accuracy per attack (oblivious threat)", note, frame,
-                       marks, tips, section="Section")
+    n_text = n_label(shown)
+    note = (f"{n_text + '. ' if n_text else ''}Accuracy (%) on the first n test examples; the attack sees the base classifier only (oblivious) and "
+            f"the defense purifies afterwards. {eps_note}. Worst (paper columns): the minimum over Clean, PGD, C&W, DF and "
+            f"MIM as in the paper's Table 3. Worst: examples correct under every result that ran against the stack, this "
+            f"table's columns and every other threat model (see the worst-case table), with its 95% Clopper-Pearson "
+            f"interval. Gain: Worst (paper columns) against 'none' on the same classifier, in points and in percent of "
+            f"'none' (its significance is in the paired comparisons). Bold: best of its classifier's block.")
+    return ReportTable(slug(dataset, "table3"), "Table 3: robust accuracy per attack (oblivious threat" + (f"; {n_text})" if n_text else ")"), note,
+                       frame, marks, tips, section="Section")
+
+
+def _interval(row: object) -> str:
+    return "" if row is None else interval_text(row.worst_ci_low, row.worst_ci_high)
 
 
 def _add_gains(frame: pd.DataFrame, bounded: set[int]) -> tuple[dict[tuple[int, str], str], dict[tuple[int, str], str]]:
@@ -174,9 +188,9 @@ def table1(matrix: ReportTable, dataset: str) -> ReportTable:
                if c == WORST_PAPER and m == PARTIAL}
     for (defense, classifier) in partial:
         marks[(table.index[table["Defense"] == defense][0], classifier)] = PARTIAL
-    note = ("Worst (paper) of Table 3 (%), the minimum over Clean, PGD, C&W, DF and MIM, for each classifier: a purifier on a "
+    note = ("Worst (paper columns) of Table 3 (%), the minimum over Clean, PGD, C&W, DF and MIM, for each classifier: a purifier on a "
             "naturally trained classifier stands alone, on an adversarially trained one it is an add-on; a classifier "
             "given as a checkpoint or module, whose training is not known, is grouped on its own. "
             "Bold: best defense for the classifier.")
-    return ReportTable(slug(dataset, "table1"), "Table 1: worst-case robust accuracy, stand-alone and add-on", note, table,
+    return ReportTable(slug(dataset, "table1"), "Table 1: worst-case robust accuracy (paper columns), stand-alone and add-on", note, table,
                        marks, column_groups=groups)

@@ -12,7 +12,9 @@ import pandas as pd
 
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, ReportTable
-from bench.report.settings import preset_origin
+from bench.report.settings import PAPER_DATASETS, preset_origin
+from defenses import parse_stack
+from defenses.nrp.config import SEED_DEPARTURES
 
 STATUSES = ("done", "failed", "skipped", "pending")
 
@@ -86,6 +88,19 @@ def _missing_jobs(data: ReportData) -> ReportTable | None:
                        frame, marks)
 
 
+def seed_departures(data: ReportData) -> list[tuple[str, str]]:
+    """A fact per paper dataset whose results include NRP, whose rows the paper reports (Table 10) from another NRP."""
+    facts = []
+    for dataset in data.datasets():
+        if dataset.partition(":")[0] not in PAPER_DATASETS:
+            continue
+        stacks = data.cells.loc[data.cells["dataset"] == dataset, "defense"].dropna().unique()
+        bases = {data.spec.get("defenses", {}).get(stage, {}).get("base", stage) for stack in stacks for stage in parse_stack(stack)}
+        if "nrp" in bases:
+            facts.append((f"NRP ({dataset}; the paper's Table 10)", SEED_DEPARTURES))
+    return facts
+
+
 def provenance(data: ReportData) -> Provenance:
     run = data.run
     sessions = run["sessions"]
@@ -98,6 +113,7 @@ def provenance(data: ReportData) -> Provenance:
              ("Created", run["created"]), ("Results finished", f"{finished.min()} to {finished.max()}" if not finished.empty else "none yet"),
              ("Code revision", ", ".join(revisions) or "unknown"), ("Sessions", str(len(sessions)))]
     facts += [(f"Attack presets ({dataset})", preset_origin(dataset)) for dataset in data.datasets()]
+    facts += seed_departures(data)
     versions = sorted(json.loads(last.get("versions_json") or "{}").items())
     return Provenance(name=run["name"], description=_description(run["spec_text"]), facts=facts, versions=versions,
                       spec_text=run["spec_text"], spec_json=json.dumps(data.spec, indent=1, sort_keys=True),

@@ -17,7 +17,9 @@ import jinja2
 from bench.atomic import write_text_atomic
 from bench.report.adaptive import table_adaptive
 from bench.report.blackbox import table4
+from bench.report.comparisons import comparisons_table
 from bench.report.figures import lambda_figure, sweep_figure
+from bench.report.headline import headline_table
 from bench.report.load import ReportData, load_report_data
 from bench.report.matrix import table1, table3
 from bench.report.model import DatasetSection, ReportFigure, ReportTable
@@ -46,9 +48,11 @@ def _with_figures(tables: list[ReportTable], out_dir: Path) -> list[ReportTable 
 def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSection:
     """The tables and figures of one dataset, in the order the paper presents them."""
     section = DatasetSection(dataset, anchor(dataset))
+    section.add(headline_table(data, dataset))
     matrix = table3(data, dataset)
     if matrix is not None:
         section.add(table1(matrix, dataset), matrix)
+    section.add(comparisons_table(data, dataset))
     section.add(lambda_figure(data, dataset, out_dir), lambda_sweep(data, dataset))
     section.add(table4(data, dataset), table_adaptive(data, dataset), table2(data, dataset), classifiers_table(data, dataset))
     section.add(*_with_figures(attack_eps_sweeps(data, dataset), out_dir), *attack_variant_sweeps(data, dataset))

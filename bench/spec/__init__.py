@@ -11,6 +11,7 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     device = "auto"                # auto | cpu | cuda
     batch_size = 500               # attack and evaluation batches
     threads = 1                    # torch intra-op threads on the CPU (default: torch's choice)
+    draws = 5                      # evaluations of a randomized stack; robust = correct on every draw
 
     datasets = ["mnist5k"]         # axes; each a list (or one string)
     archs = ["smallcnn"]

@@ -15,6 +15,7 @@ CLEAN = "clean"
 USE = "use"
 DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_DRAWS = 5  # evaluations of a randomized stack (the worst over draws is its accuracy)
 ZOO_PREFIX = "robustbench:"
 PRETRAINED = "pretrained"  # the recipe of zoo archs
 
@@ -22,7 +23,7 @@ AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps",
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
                                        "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
 SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
-                            "threads": int}
+                            "threads": int, "draws": int}
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
@@ -87,6 +88,7 @@ class Spec:
     default_eps: tuple[float, ...] | None
     text: str = ""  # the TOML it came from, for provenance
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
+    draws: int = DEFAULT_DRAWS  # evaluations of each randomized stack
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description, file text or any file path)."""
@@ -97,6 +99,8 @@ class Spec:
                        for kind in ("recipes", "defenses", "attacks", "threats")}}
         if self.classifiers:
             identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
+        if self.draws != DEFAULT_DRAWS:  # the default is left out: a spec without the key keeps its digest
+            identity["draws"] = self.draws
         return identity
 
     def digest(self) -> str:

@@ -27,8 +27,8 @@ from bench.models import ARCHS
 from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
-from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_LAMBDAS,
-                              LABEL, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
+from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
+                              DEFAULT_LAMBDAS, LABEL, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
                               SpecError)
 from defenses import DEFENSES, Defense, parse_stack
 
@@ -59,6 +59,9 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     threads = scalars.get("threads")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads}")
+    draws = scalars.get("draws", DEFAULT_DRAWS)
+    if draws < 1:
+        raise SpecError(f"draws must be >= 1 (evaluations of a randomized stack), got {draws}")
 
     recipes = _components(doc, "recipe_params", RECIPES)
     defenses = _components(doc, "defense_params", DEFENSES)
@@ -84,7 +87,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers)
+                classifiers=classifiers, draws=draws)
     _check_constructible(spec)
     return spec
 

@@ -3,11 +3,19 @@
 Paper datasets follow the README's command lines (layers piped to D, train
 eps/step, defense eps/step/N, gamma) and appendix A.2 (Table 5: SVHN uses the
 table as printed, CIFAR and TinyImageNet one more linear layer before and after
-the concatenation).  Where Table 6 and the README disagree (CIFAR-100: Table 6
-gives N=10, eps 16/255; the README 20 and 0.062) the README wins, as it is
-what the released code runs.  The number of PGD steps used in training and
-the batch size are not given in the paper; ``train_steps=10`` and
-``batch_size=128`` are ours.
+the concatenation).  The README's ``-layerK_off`` flags name the taps left
+out, so ``taps`` are the other two.  Its ``-bcd 0 -acd 2`` (SVHN only) we read
+as the layers before and after the concatenation beyond / of Table 5's SVHN
+network: ``branch_depth = 2 + bcd`` and ``head_depth = acd``, with the other
+datasets' (flagless) lines at A.2's one more layer each side, ``3, 3``; the
+flags' defaults are not in the seeds, so that mapping is our reading of A.2.
+The README's eps and steps are Table 6's fractions rounded (0.047 = 12/255,
+0.031 = 8/255, 0.062 = 16/255, 0.012 = 3/255, 0.008 = 2/255); the one
+disagreement is N for CIFAR-100 and TinyImageNet (README ``-def_step 20``,
+Table 6 N = 10), where the README wins, as it is what the released code runs.
+The SVHN line sets no ``-def_step``: Table 6's N = 10.  The number of PGD
+steps used in training and the batch size are not given in the paper;
+``train_steps=10`` and ``batch_size=128`` are ours.
 
 ``mnist5k`` is ours, not the paper's: the smallcnn's first convolution and its
 hidden layer (``layer1``, ``layer3``: the README's low/high pairing); the
