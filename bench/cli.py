@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
 from attacks import ATTACKS
-from attacks.threats import threat_names
+from attacks.threats import THREATS
 from bench.atomic import write_text_atomic
 from bench.cache import ArtifactCache
 from bench.catalog import catalog, defense_flags
@@ -47,7 +47,7 @@ def _catalogs() -> dict[str, Callable[[], list[str]]]:
     """Per kind, its lines for ``list``: each name and what it is (defenses with their flags)."""
     return {"datasets": lambda: catalog(DATASETS), "archs": lambda: catalog(ARCHS), "recipes": lambda: catalog(RECIPES),
             "defenses": lambda: catalog(DEFENSES, defense_flags, class_first=True),
-            "attacks": lambda: catalog(ATTACKS, class_first=True), "threats": threat_names}
+            "attacks": lambda: catalog(ATTACKS, class_first=True), "threats": lambda: catalog(THREATS, class_first=True)}
 
 
 LIST_KINDS = ("archs", "attacks", "datasets", "defenses", "recipes", "threats")

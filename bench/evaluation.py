@@ -18,6 +18,7 @@ from typing import Any, Sequence, Union
 import pandas as pd
 from torch import nn
 
+from attacks.threats import DEFAULT_THREAT
 from bench.errors import UserError
 from bench.export import results_frame
 from bench.external_classifiers import MODULE
@@ -36,7 +37,7 @@ class EvaluationFailed(RuntimeError):
 
 def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k",
              defenses: DefenseEntry | Sequence[DefenseEntry] = ("none",), attacks: str | Sequence[str] = ("pgd",),
-             threat: str | Sequence[str] = "oblivious", n: int | None = None, eps: float | str | Sequence[float | str] | None = None,
+             threat: str | Sequence[str] = DEFAULT_THREAT, n: int | None = None, eps: float | str | Sequence[float | str] | None = None,
              *, arch: str | None = None, seed: int = 0, device: str = "auto", name: str | None = None,
              results: str | os.PathLike | None = None, progress: bool = True, **spec_keys: Any) -> pd.DataFrame:
     """Accuracy of ``classifier`` under each defense stack and attack: one row per result, the columns of ``export``.

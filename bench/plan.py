@@ -28,8 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from attacks import ATTACKS, attack_preset
 from attacks.iterative import IterativeAttack
-from attacks.threats import VERSION as THREATS_VERSION
-from attacks.threats import ThreatModel
+from attacks.threats import DEFAULT_THREAT, THREATS, Axis, ThreatModel
 from bench.classifiers import ClassifierId, classifier_key
 from bench.data import DatasetSplits, load_dataset
 from bench.data.metadata import DatasetInfo, dataset_info
@@ -42,7 +41,7 @@ from bench.plan_sources import TransferSource
 from bench.spec import CLEAN, ZOO_PREFIX, Block, Component, Spec, SpecError
 from defenses import DEFENSES, parse_stack
 
-CLEAN_THREAT = "oblivious"  # the clean column belongs with the paper's oblivious tables
+CLEAN_THREAT = DEFAULT_THREAT  # the clean column belongs with the paper's oblivious tables
 
 
 @dataclass
@@ -131,7 +130,7 @@ class Planner:
     def _instance(self, kind: str, comp: Component) -> Any:
         if comp.instance is not None:
             return comp.instance
-        registry = {"defense": DEFENSES, "attack": ATTACKS}[kind]
+        registry = {"defense": DEFENSES, "attack": ATTACKS, "threat": THREATS}[kind]
         if (kind, comp.label) not in self._instances:
             self._instances[(kind, comp.label)] = registry.create(comp.base, **comp.params)
         return self._instances[(kind, comp.label)]
@@ -190,10 +189,10 @@ class Planner:
         return AttackRef(label, comp.base, params), eps, code
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
-               threat: ThreatRef, eps: float, lam: float | None, n: int, consumer: str) -> Job:
+               threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job:
         key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
                            "attack": {"base": attack.base, "params": attack.params, **code},
-                           "threat": {"model": threat.model, "params": threat.params, "version": THREATS_VERSION},
+                           "threat": {"model": threat.model, "params": threat.params, "version": version},
                            "eps": eps, "lam": lam, "seed": self.spec.seed, "n": n, "batch_size": self.spec.batch_size})
         task = CraftTask(key, target, stack, attack, threat, eps, lam, self.spec.seed, n, self.spec.batch_size)
         deps = (f"train-{target.key}",) + tuple(s.fit_job for s in stack or () if s.needs_fit)
@@ -242,18 +241,19 @@ class Planner:
                                                                  threat=CLEAN_THREAT, threat_model=CLEAN_THREAT, eps=0.0, lam=None,
                                                                  source=None, source_kind=None, source_classifier=None))
         threats = [self.spec.threats.get(t, Component(t, t)) for t in block.threats]
+        models: dict[str, ThreatModel] = {comp.label: self._instance("threat", comp) for comp in threats}
         crafters = {None: (ref, dict(source=None, source_kind=None, source_classifier=None))}
-        if any(t.base == "transfer" for t in threats):
+        if any(Axis.SOURCES in model.axes for model in models.values()):
             crafters.update({source: self._surrogate(ref, source) for source in block.sources})
         for attack_label in block.attacks:
             attack, default_eps, code = self._attack(attack_label, ref.dataset)
             for comp in threats:
-                threat = ThreatRef(comp.label, comp.base, dict(comp.params))
+                threat, model = ThreatRef(comp.label, comp.base, dict(comp.params)), models[comp.label]
                 for eps in block.eps or default_eps:
-                    for lam in block.lam if threat.model == "auxaware" else (None,):
-                        for source in block.sources if threat.model == "transfer" else (None,):
+                    for lam in block.lam if Axis.LAM in model.axes else (None,):
+                        for source in block.sources if Axis.SOURCES in model.axes else (None,):
                             crafter, source_labels = crafters[source]
-                            self._cell(ref, stacks, crafter, attack, code, threat, eps, lam, {**base, **source_labels})
+                            self._cell(ref, stacks, crafter, attack, code, threat, model, eps, lam, {**base, **source_labels})
 
     def _surrogate(self, ref: ClassifierRef, source: TransferSource) -> tuple[ClassifierRef, dict[str, Any]]:
         if ref.external is not None and source.recipe is None and source.arch not in self.spec.classifiers:
@@ -267,13 +267,14 @@ class Planner:
                              source_classifier=crafter.label())
 
     def _cell(self, ref: ClassifierRef, stacks: dict[str, tuple[StageRef, ...]], crafter: ClassifierRef, attack: AttackRef,
-              code: dict[str, Any], threat: ThreatRef, eps: float, lam: float | None, labels: dict[str, Any]) -> None:
+              code: dict[str, Any], threat: ThreatRef, model: ThreatModel, eps: float, lam: float | None,
+              labels: dict[str, Any]) -> None:
         """One attack setting against every stack: a set per stack, or one shared set when the threat allows."""
-        per_stack = ThreatModel(threat.model).depends_on_stack
+        per_stack = model.depends_on_stack
         for name, stages in stacks.items():
             result_labels = ResultLabels(**labels, defense=name, attack=attack.label, attack_base=attack.base,
                                          threat=threat.label, threat_model=threat.model, eps=eps, lam=lam)
-            craft = self._craft(crafter, stages if per_stack else None, attack, code, threat, eps, lam, labels["n"],
+            craft = self._craft(crafter, stages if per_stack else None, attack, code, threat, model.VERSION, eps, lam, labels["n"],
                                 consumer=f"{ref.key}/{name}/{result_labels}")
             self._evaluate(ref, name, stages, craft, result_labels)
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any, Iterator
 
 from attacks import ATTACKS
-from attacks.threats import craft
+from attacks.threats import threat_model
 from bench.classifiers import make_recipe
 from bench.jobs import AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, StageRef, ThreatRef, TrainTask
 from bench.plan import Plan
@@ -55,15 +55,10 @@ def resolved_stage(stage: StageRef, dataset: str) -> dict[str, Any]:
     return {"label": stage.label, "base": stage.base, "given": stage.params, "params": params}
 
 
-#: The threat models that attack the defended pipeline, whose keyword parameters of ``attacks.craft`` shape the attack.
-PIPELINE_THREATS = frozenset({"adaptive", "blackbox"})
-
-
 def resolved_threat(threat: ThreatRef) -> dict[str, Any]:
-    """The threat's parameters, with ``attacks.craft``'s defaults where they apply (lam is per job, not here)."""
-    defaults = {name: p.default for name, p in inspect.signature(craft).parameters.items()
-                if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("lam", "generator")}
-    params = {**defaults, **threat.params} if threat.model in PIPELINE_THREATS else dict(threat.params)
+    """The threat's constructor parameters with its defaults filled in (lam is per job, not here)."""
+    instance = threat_model(threat.model, **threat.params)
+    params = {**constructor_defaults(type(instance)), **threat.params}
     return {"label": threat.label, "model": threat.model, "params": params}
 
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import torch
 
 from attacks import ATTACKS
-from attacks.threats import craft
+from attacks.threats import threat_model
 from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
 from bench.data import DatasetSplits, Split, load_dataset
@@ -141,6 +141,7 @@ class RunContext:
         model = self.classifier(task.target).model
         stack = self.stack(task.target, task.stack, task.seed) if task.stack is not None else None
         attack = ATTACKS.create(task.attack.base, **task.attack.params)
+        threat = threat_model(task.threat.model, **task.threat.params)
         split = self.test_split(task.target.dataset, task.n)
         generator = torch.Generator(device=self.device).manual_seed(task.seed)
         begin = time.perf_counter()
@@ -148,8 +149,7 @@ class RunContext:
         for i in range(0, len(split), task.batch_size):
             x = split.x[i : i + task.batch_size].to(self.device)
             y = split.y[i : i + task.batch_size].to(self.device)
-            result = craft(task.threat.model, attack, model, stack, x, y, task.eps, lam=task.lam, generator=generator,
-                           **task.threat.params)
+            result = threat.craft(attack, model, stack, x, y, task.eps, lam=task.lam, generator=generator)
             xs.append(result.x_adv.detach().cpu())
             successes.append(result.success.cpu())
         return torch.cat(xs), torch.cat(successes), time.perf_counter() - begin

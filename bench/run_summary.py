@@ -1,6 +1,6 @@
 """The end-of-run summary: accuracy tables from a results database, printed by the CLI.
 
-The oblivious table has a row per classifier and defense stack and a column
+The oblivious table (the threats in the baseline role) has a row per classifier and defense stack and a column
 per attack (Clean first); the threat table gives, per threat, the lowest
 accuracy over its attacks, eps, lambda and sources; the worst-case table
 gives, per stack, the unqualified worst case of ``bench.worst`` (every result
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from attacks.threats import Role, role_of
 from bench.export import results_frame
 from bench.report.headline import significance_text, stack_frame
 from bench.report.load import load_report_data
@@ -35,13 +36,14 @@ def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     if frame.empty:
         return tables
-    oblivious = frame[frame["threat_model"] == "oblivious"]
+    baseline = pd.Series([role_of(t) is Role.BASELINE for t in frame["threat_model"]], index=frame.index)
+    oblivious = frame[baseline]
     if not oblivious.empty:
         columns = oblivious.apply(_column, axis=1)
         table = oblivious.assign(column=columns).pivot_table(index=ROW, columns="column", values="accuracy", sort=False)
         table.columns.name = None
         tables["oblivious"] = table
-    others = frame[frame["threat_model"] != "oblivious"]
+    others = frame[~baseline]
     if not others.empty:
         table = others.pivot_table(index=ROW, columns="threat", values="accuracy", aggfunc="min", sort=False)
         table.columns.name = None

@@ -26,11 +26,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from attacks.threats import Role, role_of
 from bench.statistics import flags_interval, paired_comparison
 
 CLEAN = "clean"
 NONE_STACK = "none"
-OBLIVIOUS = "oblivious"
 DONE = "done"
 PAPER_WORST_BASES = frozenset({"clean", "pgd", "cw", "deepfool", "mim"})  # Table 3's "Worst": Clean, PGD, C&W, DF, MIM
 CLASSIFIER_KEYS = ("dataset", "arch", "recipe", "seed")
@@ -94,8 +94,9 @@ def counted(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def _paper_by_base(rows: pd.DataFrame) -> dict[str, float]:
-    """Table 3's columns of a stack: oblivious, no transfer source; a variant counts only where its algorithm has no column."""
-    rows = rows[(rows["threat_model"] == OBLIVIOUS) & rows["source"].isna()]
+    """Table 3's columns of a stack: the baseline threat (oblivious), no transfer source; a variant counts only where its algorithm has no column."""
+    baseline = [role_of(t) is Role.BASELINE for t in rows["threat_model"]]
+    rows = rows[np.asarray(baseline, dtype=bool) & rows["source"].isna().to_numpy()]
     own = set(rows.loc[rows["attack"] == rows["attack_base"], "attack_base"])
     rows = rows[(rows["attack"] == rows["attack_base"]) | ~rows["attack_base"].isin(own)]
     return rows.groupby("attack_base")["accuracy"].min().mul(100).to_dict()

@@ -51,7 +51,7 @@ def write_spec(path: Path, defenses: str = '["none"]') -> Path:
 def test_list_threats(capsys):
     assert main(["list", "threats"]) == 0
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == [
-        "oblivious", "auxaware", "adaptive", "blackbox", "transfer"]
+        "adaptive", "auxaware", "blackbox", "oblivious", "transfer"]
 
 
 @pytest.mark.parametrize("argv", [

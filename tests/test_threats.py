@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from attacks import ATTACKS
-from attacks.threats import ThreatModel, craft, threat_names
 from attacks.norms import within_ball
+from attacks.threats import THREATS, craft, threat_model, threat_names
 from attacks.threats.pipeline import DefendedPipeline, Expectation, QueryOnly
-from bench.errors import InvalidInputError
+from bench.errors import InvalidInputError, UnknownNameError
 from bench.models import ARCHS
 from defenses import Defense, Stack
 
@@ -95,12 +95,12 @@ def input_gradient(target, x: torch.Tensor, objective) -> torch.Tensor:
 
 
 def test_threat_names_and_stack_dependence():
-    assert threat_names() == ["oblivious", "auxaware", "adaptive", "blackbox", "transfer"]
-    assert [t.value for t in ThreatModel if not t.depends_on_stack] == ["oblivious", "transfer"]
+    assert threat_names() == ["adaptive", "auxaware", "blackbox", "oblivious", "transfer"]
+    assert [name for name in THREATS.names() if not threat_model(name).depends_on_stack] == ["oblivious", "transfer"]
 
 
 def test_unknown_threat_lists_the_valid_ones(natural_cnn, batch):
-    with pytest.raises(InvalidInputError, match="unknown threat model 'whitebox'.*oblivious"):
+    with pytest.raises(UnknownNameError, match="unknown threats 'whitebox'.*oblivious"):
         craft("whitebox", pgd(), natural_cnn, None, *batch, EPS)
 
 
@@ -277,7 +277,7 @@ class RecordingAux(Aux):
 
 def test_auxaware_evaluates_each_aux_loss_on_its_stages_own_input(natural_cnn, batch):
     """Eq. 2 on quantise+aux: the aux loss sees the quantised input, and its gradient crosses the quantiser straight through."""
-    from attacks.threats.auxaware import AuxAwareLoss
+    from attacks.threats.aux_loss import AuxAwareLoss
 
     x, y = batch
     quantised = Quantise().purify(x)
@@ -292,7 +292,7 @@ def test_auxaware_evaluates_each_aux_loss_on_its_stages_own_input(natural_cnn, b
 
 
 def test_auxaware_runs_no_stage_at_lambda_zero(natural_cnn, batch):
-    from attacks.threats.auxaware import AuxAwareLoss
+    from attacks.threats.aux_loss import AuxAwareLoss
 
     noise = Noise()
     AuxAwareLoss(stack(noise, Aux()), lam=0.0)(natural_cnn, *batch)
@@ -302,8 +302,8 @@ def test_auxaware_runs_no_stage_at_lambda_zero(natural_cnn, batch):
 @pytest.mark.parametrize("defenses, lam, attack, message", [
     (lambda: stack(Smooth()), 0.5, "pgd", "exposing aux_loss"),
     (lambda: None, 0.5, "pgd", "exposing aux_loss"),
-    (lambda: stack(Aux()), None, "pgd", r"lam in \[0, 1\]"),
-    (lambda: stack(Aux()), 1.5, "pgd", r"lam in \[0, 1\]"),
+    (lambda: stack(Aux()), None, "pgd", r"has a lambda axis and needs lam"),
+    (lambda: stack(Aux()), 1.5, "pgd", r"lam must be a number in \[0, 1\]"),
     (lambda: stack(Aux()), 0.5, "deepfool", "iterative engine"),
 ])
 def test_auxaware_errors(defenses, lam, attack, message, natural_cnn, batch):
@@ -312,7 +312,7 @@ def test_auxaware_errors(defenses, lam, attack, message, natural_cnn, batch):
 
 
 def test_lambda_belongs_to_auxaware_only(natural_cnn, batch):
-    with pytest.raises(InvalidInputError, match="auxaware threat only"):
+    with pytest.raises(InvalidInputError, match="lam applies to threats with a lambda axis"):
         craft("oblivious", pgd(), natural_cnn, None, *batch, EPS, lam=0.5)
 
 

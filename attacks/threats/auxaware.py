@@ -1,72 +1,46 @@
-"""The auxiliary-aware objective (Shi et al. 2021; the AID-Purifier paper's eq. 2).
+"""``auxaware``: an iterative attack maximising eq. 2 of the AID-Purifier paper, ``(1 - lam) L_C - lam L_D``.
 
-Maximise ``(1 - lam) * CE(C(x), y) - lam * sum_d L_d(x_d)`` where ``L_d`` is
-the per-example ``aux_loss`` of each stage that exposes one (for AID, the
-discriminator's loss toward "clean") and ``x_d`` that stage's own input: ``x``
-passed through the stages before it, as the stack runs them.  In
-``pixeldefend+aid`` AID's discriminator judges PixelDefend's output, so that
-is what the attack must make look clean.  Gradients cross the stages before
-``d`` by autograd where they are differentiable and straight through (BPDA)
-where not.  The adversarial example must fool C while looking clean to the
-auxiliary networks.  ``lam = 0`` is plain PGD on C (the stages are not run);
-``lam = 1`` ignores C.
+``L_D`` is the auxiliary loss of the stages that expose one (AID's
+discriminator toward "clean"), each on that stage's own input
+(``attacks.threats.aux_loss``), so the adversarial example must fool C while
+looking clean to them; the ``lam`` axis sweeps the weight (Figure 4).  Success
+flags are those of C.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 
-from attacks.base import Target
-from attacks.threats.pipeline import GradientMode, StageRule, stage_rule
-from bench.errors import InvalidInputError
+from attacks.base import Attack, AttackResult, Target
+from attacks.iterative import IterativeAttack
+from attacks.threats.aux_loss import AuxAwareLoss, exposes_aux_loss
+from attacks.threats.model import Axis, Role, ThreatModel
+from attacks.threats.registry import THREATS
 from defenses.base import Defense
 from defenses.stack import Stack
 
 
-def exposes_aux_loss(defense: Defense) -> bool:
-    """True when the defense's class overrides ``Defense.aux_loss``."""
-    return type(defense).aux_loss is not Defense.aux_loss
+@THREATS.register("auxaware")
+class AuxAware(ThreatModel):
+    """The attack on C with eq. 2's objective, one adversarial set per stack and lambda."""
 
+    VERSION = "3"  # the built-in threats' one version (3: eq. 2 on each stage's own input)
+    axes = frozenset({Axis.LAM})
+    role = Role.ADAPTIVE
 
-def check_lam(lam: float | None) -> float:
-    if lam is None or isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or not 0 <= lam <= 1:
-        raise InvalidInputError(f"the auxaware threat needs lam in [0, 1] (e.g. --lam 0,0.5,1), got {lam!r}")
-    return float(lam)
+    def refuse_attack(self, attack: Attack) -> str | None:
+        if not isinstance(attack, IterativeAttack):
+            return "the auxaware threat runs on the iterative engine (pgd, mim)"
+        return None
 
+    def refuse_stack(self, stages: Sequence[Defense]) -> str | None:
+        if not any(exposes_aux_loss(d) for d in stages):
+            return "the auxaware threat needs a stage with an auxiliary loss (e.g. aid)"
+        return None
 
-class AuxAwareLoss:
-    """The per-example objective of eq. 2 for a stack and a lambda."""
-
-    def __init__(self, stack: Stack | None, lam: float | None) -> None:
-        self.lam = check_lam(lam)
-        stages = stack.stages if stack is not None else []
-        if not any(exposes_aux_loss(d) for _, d in stages):
-            stack_name = stack.name if stack is not None else "(no stack)"
-            raise InvalidInputError(
-                f"the auxaware threat needs a defense exposing aux_loss (e.g. aid); no stage of {stack_name} does"
-            )
-        last = max(i for i, (_, d) in enumerate(stages) if exposes_aux_loss(d))
-        self.stages: list[tuple[str, Defense, StageRule]] = [
-            (name, d, stage_rule(name, d, GradientMode.BPDA)) for name, d in stages[: last + 1]]
-
-    def __call__(self, target: Target, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        total = (1 - self.lam) * F.cross_entropy(target(x), y, reduction="none")
-        if self.lam == 0:
-            return total
-        stage_input = x
-        for i, (name, defense, rule) in enumerate(self.stages):
-            if exposes_aux_loss(defense):
-                total = total - self.lam * _checked(name, defense.aux_loss(stage_input), len(x))
-            if i < len(self.stages) - 1:
-                stage_input = rule(defense, stage_input)
-        return total
-
-
-def _checked(name: str, aux: torch.Tensor | None, n: int) -> torch.Tensor:
-    if aux is None or aux.shape != (n,):
-        raise RuntimeError(f"stage {name!r}: aux_loss must return a per-example tensor of shape ({n},), got "
-                           f"{None if aux is None else tuple(aux.shape)}")
-    return aux
+    def run(self, attack: Attack, classifier: Target, stack: Stack | None, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+            lam: float | None, generator: torch.Generator | None) -> AttackResult:
+        iterative: IterativeAttack = attack  # type: ignore[assignment]  (refuse_attack, checked by craft)
+        return iterative.with_loss(AuxAwareLoss(stack, lam))(classifier, x, y, eps, generator=generator)

@@ -15,6 +15,7 @@ import math
 
 import pandas as pd
 
+from attacks.threats import Role
 from bench.paired import compare_flags
 from bench.report.headline import interval_text, n_label
 from bench.report.layout import lacking_summary, ordered_rows
@@ -23,7 +24,6 @@ from bench.report.matrix import oblivious_cells
 from bench.report.model import MISSING, PARTIAL, ReportTable
 from bench.report.names import NONE_STACK, slug
 
-ADAPTIVE_MODELS = ("adaptive", "auxaware")
 OBLIVIOUS_COLUMN = "Oblivious"
 ADAPTIVE_COLUMN = "Adaptive"
 
@@ -41,7 +41,7 @@ def _weakest(cells: pd.DataFrame) -> str | None:
 
 def table_adaptive(data: ReportData, dataset: str) -> ReportTable | None:
     cells = data.cells[data.cells["dataset"] == dataset]
-    adaptive = cells[cells["threat_model"].isin(ADAPTIVE_MODELS)]
+    adaptive = cells[cells["threat_role"] == Role.ADAPTIVE.value]
     if adaptive.empty:
         return None
     oblivious = oblivious_cells(cells)
@@ -58,7 +58,7 @@ def table_adaptive(data: ReportData, dataset: str) -> ReportTable | None:
         flags = data.draw_flags([k for k in keys if k is not None])
         paired = compare_flags(flags[keys[0]], flags[keys[1]]) if all(k in flags for k in keys) else {}
         label = threat
-        if group["threat_model"].iloc[0] == "auxaware" and group["status"].eq(DONE).any():
+        if group["lam"].notna().any() and group["status"].eq(DONE).any():
             worst = group[group["status"] == DONE].sort_values("accuracy").iloc[0]
             label = f"{threat} (worst of {group['lam'].nunique()} lambdas: {worst['lam']:g})"
         none_same = (cells["classifier"] == classifier) & (cells["defense"] == NONE_STACK) & (cells["attack"] == attack)

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import pandas as pd
 
+from attacks.threats import Role
 from bench.report.layout import best_marks, main_eps, ordered_rows, percent_of
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, PARTIAL, ReportTable
 from bench.report.names import slug
 
-BLACKBOX = "blackbox"
-TRANSFER = "transfer"
+QUERY = Role.QUERY.value
+TRANSFER = Role.TRANSFER.value
 
 
 def _columns(cells: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(header, its cells at their main eps) for each score-based attack and each transfer source."""
     columns = []
-    blackbox = cells[cells["threat_model"] == BLACKBOX]
+    blackbox = cells[cells["threat_role"] == QUERY]
     for attack, group in blackbox.groupby("attack", sort=False):
         eps = main_eps(group)[attack]
         columns.append((group["column"].iloc[0], group[group["eps_key"] == eps]))
-    transfer = cells[cells["threat_model"] == TRANSFER]
+    transfer = cells[cells["threat_role"] == TRANSFER]
     for source, group in transfer.groupby("source", sort=False):
         eps = main_eps(group)
         kept = group[[e == eps[a] for a, e in zip(group["attack"], group["eps_key"])]]
@@ -63,12 +64,12 @@ def table4(data: ReportData, dataset: str) -> ReportTable | None:
     headers = [h for h, _ in columns]
     marks = {**best_marks(frame, "Classifier", headers), **marks}
     transfer = "; ".join(f"{source}{_surrogates(g)}: {', '.join(sorted(set(g['attack'])))}"
-                         for source, g in cells[cells["threat_model"] == TRANSFER].groupby("source", sort=False))
+                         for source, g in cells[cells["threat_role"] == TRANSFER].groupby("source", sort=False))
     note = ("Accuracy (%) of the whole pipeline. Score-based attacks query the defended pipeline; transfer attacks are "
             "crafted on a surrogate classifier (S=T: the target's architecture, another seed; S!=T: another architecture) "
             f"and the worst over their attacks is shown{f' ({transfer})' if transfer else ''}. "
             "Bold: best of its classifier's block.")
-    score_based = cells.loc[cells["threat_model"] == BLACKBOX, "attack"].nunique()
+    score_based = cells.loc[cells["threat_role"] == QUERY, "attack"].nunique()
     groups = tuple((label, span) for label, span in (("", 2), ("Score-based (black-box)", score_based),
                                                      ("Transfer", len(headers) - score_based)) if span)
     return ReportTable(slug(dataset, "table4"), "Table 4: black-box and transfer attacks", note, frame, marks, tips,

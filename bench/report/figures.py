@@ -25,7 +25,7 @@ from bench.atomic import atomic_path  # noqa: E402
 from bench.report.load import DONE, ReportData  # noqa: E402
 from bench.report.model import ReportFigure, ReportTable  # noqa: E402
 from bench.report.names import mathtext_safe, slug  # noqa: E402
-from bench.report.sweeps import AUXAWARE  # noqa: E402
+from bench.report.sweeps import lambda_cells  # noqa: E402
 
 PANEL_INCHES = (4.2, 3.2)
 PANELS_PER_ROW = 4
@@ -69,7 +69,7 @@ def _save(figure: plt.Figure, out_dir: Path, name: str) -> None:
 
 def lambda_figure(data: ReportData, dataset: str, out_dir: Path) -> ReportFigure | None:
     """Accuracy before (dashed) and after (solid) purification against lambda, one panel per classifier."""
-    cells = data.cells[(data.cells["dataset"] == dataset) & (data.cells["threat_model"] == AUXAWARE)
+    cells = data.cells[(data.cells["dataset"] == dataset) & lambda_cells(data.cells)
                        & (data.cells["status"] == DONE)]
     if cells.empty:
         return None

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from attacks.threats import role_of
 from bench.errors import UserError
 from bench.plan_sources import SourceError, TransferSource, parse_source
 from bench.report.names import attack_column, eps_text, section_of
@@ -111,9 +112,9 @@ def _source_kind(source: str | None, target_arch: str) -> str | None:
 
 
 def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
-    """Add the names tables group by: classifier, recipe base, section, attack column, eps text."""
+    """Add the names tables group by: classifier, recipe base, section, attack column, eps text, threat role."""
     if cells.empty:
-        return cells.assign(classifier=[], recipe_base=[], section=[], column=[], eps_key=[])
+        return cells.assign(classifier=[], recipe_base=[], section=[], column=[], eps_key=[], threat_role=[])
     cells = cells.copy()
     given = spec.get("classifiers", {})  # bench.external_classifiers: recipe label -> its source
     cells["recipe_base"] = [given[r]["source"] if r in given else _base(spec, "recipes", r) for r in cells["recipe"]]
@@ -121,6 +122,7 @@ def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     cells["column"] = [attack_column(a, b, _attack_params(p, spec, a))
                        for a, b, p in zip(cells["attack"], cells["attack_base"], cells.get("attack_params_json", [None] * len(cells)))]
     cells["eps_key"] = cells["eps"].map(eps_text)
+    cells["threat_role"] = [role_of(t).value for t in cells["threat_model"]]
     cells["classifier"] = _classifier_labels(cells)
     return cells
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from attacks.threats import Role
 from bench.report.headline import interval_text, n_label, stack_frame
 from bench.report.layout import best_marks, lacking_summary, main_eps, ordered_rows, status_tip
 from bench.report.load import DONE, ReportData
@@ -25,7 +26,6 @@ from bench.report.model import MISSING, PARTIAL, ReportTable
 from bench.report.names import CLEAN, NONE_STACK, SECTION_ORDER, column_rank, slug
 from bench.worst import gain, paper_worst
 
-OBLIVIOUS = "oblivious"
 WORST_PAPER = "Worst (paper columns)"
 WORST = "Worst"
 WORST_CI = "Worst 95% CI"
@@ -43,8 +43,8 @@ class MatrixColumn:
 
 
 def oblivious_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    """The white-box cells of Table 3: the oblivious threat model, no transfer source."""
-    return cells[(cells["threat_model"] == OBLIVIOUS) & cells["source"].isna()]
+    """The white-box cells of Table 3: a threat in the baseline role (oblivious), no transfer source."""
+    return cells[(cells["threat_role"] == Role.BASELINE.value) & cells["source"].isna()]
 
 
 def matrix_columns(cells: pd.DataFrame) -> list[MatrixColumn]:

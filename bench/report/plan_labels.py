@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from attacks.threats import DEFAULT_THREAT
 from bench.report.names import CLEAN
 
 _EVALUATE = re.compile(r"^evaluate (?P<defense>\S+) \| (?P<what>.+) \| (?P<classifier>.+)/(?P<arch>[^/]+)/(?P<recipe>[^/]+)/seed(?P<seed>\d+)$")
@@ -26,7 +27,7 @@ def parse_evaluate_label(label: str) -> dict[str, Any] | None:
                             "recipe": match["recipe"], "seed": int(match["seed"])}
     what = match["what"]
     if what == CLEAN:
-        return {**cell, "attack": CLEAN, "threat": "oblivious", "eps": 0.0, "lam": None, "source": None}
+        return {**cell, "attack": CLEAN, "threat": DEFAULT_THREAT, "eps": 0.0, "lam": None, "source": None}
     attack = _ATTACK.match(what)
     if attack is None:
         return None

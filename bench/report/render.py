@@ -23,6 +23,7 @@ from bench.report.headline import headline_table
 from bench.report.load import ReportData, load_report_data
 from bench.report.matrix import table1, table3
 from bench.report.model import DatasetSection, ReportFigure, ReportTable
+from bench.report.other_threats import table_other_threats
 from bench.report.names import anchor, slug
 from bench.report.provenance import provenance
 from bench.report.settings import attack_settings, defense_settings
@@ -54,7 +55,8 @@ def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSec
         section.add(table1(matrix, dataset), matrix)
     section.add(comparisons_table(data, dataset))
     section.add(lambda_figure(data, dataset, out_dir), lambda_sweep(data, dataset))
-    section.add(table4(data, dataset), table_adaptive(data, dataset), table2(data, dataset), classifiers_table(data, dataset))
+    section.add(table4(data, dataset), table_adaptive(data, dataset), table_other_threats(data, dataset), table2(data, dataset),
+                classifiers_table(data, dataset))
     section.add(*_with_figures(attack_eps_sweeps(data, dataset), out_dir), *attack_variant_sweeps(data, dataset))
     if matrix is not None:
         section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset), out_dir))

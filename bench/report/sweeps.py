@@ -21,7 +21,6 @@ from bench.report.matrix import oblivious_cells
 from bench.report.model import BEST, MISSING, ReportTable
 from bench.report.names import NONE_STACK, slug
 
-AUXAWARE = "auxaware"
 PRESET = "preset"
 
 
@@ -157,9 +156,14 @@ def defense_sweeps(matrix: ReportTable, spec: Mapping[str, Any], dataset: str) -
     return tables
 
 
+def lambda_cells(cells: pd.DataFrame) -> pd.Series:
+    """Which cells belong to a lambda sweep: those of a threat with a lambda axis (auxaware), the only ones with ``lam``."""
+    return cells["lam"].notna()
+
+
 def lambda_sweep(data: ReportData, dataset: str) -> ReportTable | None:
     """Figure 4's data: for each lambda, accuracy before purification (C on x_adv) and after (C on purify(x_adv))."""
-    cells = data.cells[(data.cells["dataset"] == dataset) & (data.cells["threat_model"] == AUXAWARE)]
+    cells = data.cells[(data.cells["dataset"] == dataset) & lambda_cells(data.cells)]
     done = cells[cells["status"] == DONE]
     if done.empty:
         return None

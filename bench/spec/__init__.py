@@ -37,8 +37,8 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     steps = 100
     [defense_params.aid]
     steps = 10
-    [threat_params.adaptive_bpda]  # threat variants: gradient, eot_samples, select, start, relu_beta, aux_lam
-    use = "adaptive"
+    [threat_params.adaptive_bpda]  # threat variants: the threat's constructor keywords (adaptive: gradient,
+    use = "adaptive"               # eot_samples, select, start, relu_beta, aux_lam)
     gradient = "bpda"
 
     [[matrix]]                     # optional blocks: each a cross product of the axes,
@@ -57,11 +57,11 @@ spec's identity holds their content digests, never the objects or file paths.
 
 from bench.spec.loading import apply_assignment, apply_overrides, checkpoint_overrides, load_spec
 from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, COMPONENT_TABLES, DEFAULT_BATCH_SIZE,
-                              DEFAULT_LAMBDAS, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE, ZOO_PREFIX, Block,
+                              DEFAULT_LAMBDAS, PRETRAINED, SCALARS, TOP_KEYS, USE, ZOO_PREFIX, Block,
                               Component, Spec, SpecError)
 from bench.spec.validation import parse_spec
 
 __all__ = ["AXES", "AXIS_DEFAULTS", "CLASSIFIERS", "CLASSIFIER_KEYS", "CLEAN", "COMPONENT_TABLES", "DEFAULT_BATCH_SIZE",
-           "DEFAULT_LAMBDAS", "PRETRAINED", "SCALARS", "THREAT_PARAMS", "TOP_KEYS", "USE", "ZOO_PREFIX", "Block",
+           "DEFAULT_LAMBDAS", "PRETRAINED", "SCALARS", "TOP_KEYS", "USE", "ZOO_PREFIX", "Block",
            "Component", "Spec", "SpecError", "apply_assignment", "apply_overrides", "checkpoint_overrides", "load_spec",
            "parse_spec"]

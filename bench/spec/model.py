@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from attacks.threats import DEFAULT_THREAT
 from bench.errors import UserError
 from bench.external_classifiers import ExternalClassifier
 from bench.hashing import content_key
@@ -21,14 +22,13 @@ PRETRAINED = "pretrained"  # the recipe of zoo archs
 
 AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],
-                                       "defenses": ["none"], "attacks": ["pgd"], "threats": ["oblivious"]}
+                                       "defenses": ["none"], "attacks": ["pgd"], "threats": [DEFAULT_THREAT]}
 SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": int, "device": str, "batch_size": int,
                             "threads": int, "draws": int}
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
 TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
-THREAT_PARAMS = ("gradient", "eot_samples", "select", "start", "relu_beta", "aux_lam")
 LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 

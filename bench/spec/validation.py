@@ -8,6 +8,7 @@ never an hour into a run.
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -16,8 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from torch import nn
 
 from attacks import ATTACKS
-from attacks.iterative import IterativeAttack
-from attacks.threats import ThreatModel, threat_param_checks
+from attacks.threats import THREATS, Axis, ThreatModel
 from bench.data import DATASETS, parse_dataset_name
 from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
@@ -28,9 +28,13 @@ from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
 from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
-                              DEFAULT_LAMBDAS, LABEL, PRETRAINED, SCALARS, THREAT_PARAMS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
+                              DEFAULT_LAMBDAS, LABEL, PRETRAINED, SCALARS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
                               SpecError)
-from defenses import DEFENSES, Defense, parse_stack
+from defenses import DEFENSES, parse_stack
+
+#: How a block gives values to an axis a threat adds.
+AXIS_EXAMPLES = {Axis.LAM: "lam = [0.0, 0.5, 1.0] or --lam 0,0.5,1",
+                 Axis.SOURCES: "sources = [\"same\", \"vgg19\"] or --source same,vgg19"}
 
 
 def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "adhoc", base_dir: Path | None = None,
@@ -114,44 +118,47 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
         if attack == CLEAN:
             raise SpecError(f"attacks in {where}: '{CLEAN}' is evaluated for every stack anyway; remove it")
         _component(attacks, attack, ATTACKS, f"attacks in {where}")
-    models = {}
-    for threat in axes["threats"]:
-        models[threat] = _threat(threats, threat, f"threats in {where}").base
+    models = {threat: _construct(THREATS, _threat(threats, threat, f"threats in {where}"), "threat")
+              for threat in axes["threats"]}
     sources = tuple(_source(s, recipes, classifiers, where)
                     for s in _str_list(doc.get("sources", []), f"sources in {where}", empty=True))
-    if "transfer" in models.values() and not sources:
-        raise SpecError(f"the transfer threat in {where} needs sources, e.g. sources = [\"same\", \"vgg19\"] or --source same,vgg19")
     eps = _numbers(doc["eps"], f"eps in {where}", 0.0, math.inf) if "eps" in doc else None
     lam = _numbers(doc["lam"], f"lam in {where}", 0.0, 1.0) if "lam" in doc else DEFAULT_LAMBDAS
     block = Block(**{k: tuple(v) for k, v in axes.items()}, eps=eps, lam=lam, sources=sources)
+    _check_axes(block, models, where)
     _check_pairs(block, models, attacks, where)
-    if "auxaware" in models.values():
-        _check_aux_loss(block, defenses, where)
+    _check_stacks(block, models, defenses, where)
     return block
 
 
-def _check_aux_loss(block: Block, defenses: Mapping[str, Component], where: str) -> None:
-    """The auxaware threat needs, in every stack, a stage with an auxiliary loss (eq. 2's L_D)."""
-    for stack in block.defenses:
-        stages = [defenses.get(label, Component(label, label)) for label in parse_stack(stack)]
-        if not any(type(_construct(DEFENSES, c, "defense")).aux_loss is not Defense.aux_loss for c in stages):
-            raise SpecError(f"{where}: the auxaware threat needs a stage with an auxiliary loss (e.g. aid), and stack "
-                            f"{stack!r} has none; give this block defenses such as [\"aid\"]")
+def _check_axes(block: Block, models: Mapping[str, ThreatModel], where: str) -> None:
+    """Each extra axis a threat adds needs values in the block."""
+    values = {Axis.LAM: block.lam, Axis.SOURCES: block.sources}
+    for label, model in models.items():
+        for axis in sorted(model.axes):
+            if not values[axis]:
+                raise SpecError(f"the {label} threat in {where} needs {axis.value}, e.g. {AXIS_EXAMPLES[axis]}")
 
 
-def _check_pairs(block: Block, models: Mapping[str, str], attacks: Mapping[str, Component], where: str) -> None:
+def _check_pairs(block: Block, models: Mapping[str, ThreatModel], attacks: Mapping[str, Component], where: str) -> None:
     """Refuse attack/threat pairs the threat model cannot run (known before any work)."""
-    rules: dict[str, tuple[Callable[[Any], bool], str]] = {
-        "blackbox": (lambda a: a.score_based, "the blackbox threat allows score-based attacks only (square)"),
-        "auxaware": (lambda a: isinstance(a, IterativeAttack), "the auxaware threat runs on the iterative engine (pgd, mim)"),
-    }
     for label in block.attacks:
-        comp = attacks.get(label, Component(label, label))
-        instance = _construct(ATTACKS, comp, "attack")
+        instance = _construct(ATTACKS, attacks.get(label, Component(label, label)), "attack")
         for threat, model in models.items():
-            ok, why = rules.get(model, (lambda a: True, ""))
-            if not ok(instance):
+            why = model.refuse_attack(instance)
+            if why is not None:
                 raise SpecError(f"{where}: attack {label!r} with threat {threat!r}: {why}; put it in a [[matrix]] block of its own")
+
+
+def _check_stacks(block: Block, models: Mapping[str, ThreatModel], defenses: Mapping[str, Component], where: str) -> None:
+    """Refuse stack/threat pairs the threat model cannot attack (the auxaware threat needs an auxiliary loss)."""
+    for stack in block.defenses:
+        stages = [_construct(DEFENSES, defenses.get(label, Component(label, label)), "defense") for label in parse_stack(stack)]
+        for threat, model in models.items():
+            why = model.refuse_stack(stages)
+            if why is not None:
+                raise SpecError(f"{where}: stack {stack!r} with threat {threat!r}: {why}; give this block other defenses, "
+                                "or the threat a [[matrix]] block of its own")
 
 
 def _check_constructible(spec: Spec) -> None:
@@ -240,31 +247,30 @@ def _add_objects(objects: Mapping[str, Any], classifiers: dict[str, ExternalClas
 
 
 def _threat_components(doc: Mapping[str, Any]) -> dict[str, Component]:
-    checks: dict[str, Callable[[Any], Any]] = threat_param_checks()
-    components = {}
-    for label, where, params in _named_tables(doc, "threat_params", "use = \"adaptive\" and gradient = \"bpda\""):
-        base = params.pop(USE, label)
-        try:
-            ThreatModel.coerce(base)
-        except UserError as exc:
-            raise SpecError(f"{where}: {exc}") from None
-        _check_keys(params, THREAT_PARAMS + (USE,), where)
-        for key, value in params.items():
-            try:
-                checks[key](value)
-            except UserError as exc:
-                raise SpecError(f"{where}.{key}: {exc}") from None
-        components[label] = Component(label, base, params)
+    """``[threat_params.LABEL]`` variants: a registered threat (``use``) and its constructor's keywords, checked now."""
+    components = _components(doc, "threat_params", THREATS)
+    for label, comp in components.items():
+        where = f"threat_params.{label}"
+        _check_keys(comp.params, [*_keywords(THREATS.get(comp.base)), USE], where)
+        _construct(THREATS, comp, "threat")
     return components
+
+
+def _keywords(factory: Callable[..., Any]) -> list[str]:
+    """The keyword parameters a factory takes, for a did-you-mean on a misspelt key."""
+    return [p.name for p in inspect.signature(factory).parameters.values() if p.kind is p.KEYWORD_ONLY
+            or p.kind is p.POSITIONAL_OR_KEYWORD]
 
 
 def _threat(threats: Mapping[str, Component], label: str, where: str) -> Component:
     if label in threats:
         return threats[label]
     try:
-        return Component(label, ThreatModel.coerce(label).value)
-    except UserError as exc:
-        raise SpecError(f"{where}: {exc} (or define a variant under [threat_params.{label}])") from None
+        THREATS.get(label)
+    except UnknownNameError as exc:
+        raise SpecError(f"{where}: {exc} (or define a variant under [threat_params.{label}]). A name provided by a "
+                        f"plugin needs that plugin installed (entry-point group {THREATS.group})") from None
+    return Component(label, label)
 
 
 def _component(components: Mapping[str, Component], label: str, registry: Registry, where: str) -> None:
