@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["evaluate", "load_classifier", "load_dataset"]
+__all__ = ["evaluate", "load_classifier", "load_dataset", "load_results"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from bench.classifiers import load_classifier
 
         return load_classifier
+    if name == "load_results":
+        from bench.results import load_results
+
+        return load_results
     if name == "evaluate":
         from bench.evaluation import evaluate
 

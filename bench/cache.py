@@ -51,15 +51,15 @@ class ArtifactCache:
         if not manifest_path.is_file():
             return None
         try:
-            manifest = json.loads(manifest_path.read_text())
+            manifest = _read_manifest(manifest_path)
             if not data_path.is_file() or file_digest(data_path) != manifest["sha256"]:
                 raise ValueError("checksum mismatch")
             tensors = load_file(str(data_path))
-        except (ValueError, KeyError, OSError, SafetensorError) as exc:
+        except (ValueError, RecursionError, OSError, SafetensorError) as exc:
             log.warning("cache: %s/%s is corrupt (%s); removing it so it is rebuilt", kind, key, exc)
             self.remove(kind, key)
             return None
-        return Artifact(tensors, manifest.get("metadata", {}))
+        return Artifact(tensors, manifest["metadata"])
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> Path:
         data_path, manifest_path = self._paths(kind, key)
@@ -72,3 +72,14 @@ class ArtifactCache:
     def remove(self, kind: str, key: str) -> None:
         for p in self._paths(kind, key):
             p.unlink(missing_ok=True)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest as written by ``save``; any other shape (valid JSON or not) raises ``ValueError``."""
+    manifest = json.loads(path.read_bytes())
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), str):
+        raise ValueError("manifest is not an object with a sha256 string")
+    manifest.setdefault("metadata", {})
+    if not isinstance(manifest["metadata"], dict):
+        raise ValueError("manifest metadata is not an object")
+    return manifest

@@ -41,28 +41,39 @@ def _is_safetensors(data: bytes) -> bool:
 
 
 def _parse(data: bytes, path: Path) -> dict[str, torch.Tensor]:
-    if _is_safetensors(data):
-        from safetensors import SafetensorError
-        from safetensors.torch import load
-
-        try:
-            return load(data)
-        except SafetensorError as exc:
-            raise UnsafeCheckpointError(f"{path} is not a readable safetensors file ({exc})") from exc
-    try:
-        with warnings.catch_warnings():  # a refusal is one line; torch's note on the pickle protocol is noise there
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise UnsafeCheckpointError(
-            f"refusing {path}: it holds objects beyond plain tensors and would run code when loaded "
-            "(convert it with safetensors, or save only model.state_dict())"
-        ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise UnsafeCheckpointError(f"{path} is not a readable torch checkpoint ({exc})") from exc
+    obj = _load_safetensors(data, path) if _is_safetensors(data) else _load_torch(data, path)
     for key in NESTED_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise UnsafeCheckpointError(f"{path} does not hold a state dict of tensors")
+    if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise UnsafeCheckpointError(f"{path} does not hold a state dict of named tensors; save model.state_dict()")
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _load_safetensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+
+    try:
+        return load(data)
+    except Exception as exc:  # noqa: BLE001 - whatever breaks in parsing these bytes, the file is unreadable
+        raise UnsafeCheckpointError(f"{path} is not a readable safetensors file ({_first_line(exc)})") from None
+
+
+def _load_torch(data: bytes, path: Path) -> object:
+    """``torch.load(weights_only=True)``: it refuses code, but malformed bytes escape as any exception."""
+    try:
+        with warnings.catch_warnings():  # a refusal is one line; torch's note on the pickle protocol is noise there
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UnsafeCheckpointError(
+            f"refusing {path}: it holds objects beyond plain tensors, which would run code when loaded, or pickled "
+            "bytes that are no checkpoint (convert it with safetensors, or save only model.state_dict())"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - KeyError, IndexError, struct.error...: the bytes are not a checkpoint
+        raise UnsafeCheckpointError(f"{path} is not a readable torch checkpoint ({_first_line(exc)})") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

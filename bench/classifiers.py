@@ -42,6 +42,10 @@ class ClassifierId:
     seed: int = 0
     recipe_params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise InvalidInputError(f"seed must be an integer >= 0 (as in a spec), got {self.seed!r}")
+
     def label(self) -> str:
         return f"{self.dataset}/{self.arch}/{self.recipe}/seed{self.seed}"
 

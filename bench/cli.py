@@ -36,11 +36,16 @@ EXIT_USER_ERROR = 2
 EXIT_FAILED_JOBS = 1
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: line breaks (in a quoted file name, a value, a library's text) written as ``\\n``."""
+    return message.strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line and exits with status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {one_line(message)} (see --help)\n")
 
 
 def _catalogs() -> dict[str, Callable[[], list[str]]]:
@@ -268,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

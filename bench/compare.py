@@ -24,11 +24,10 @@ from bench.errors import UserError
 from bench.report.headline import interval_text, stack_frame
 from bench.report.load import load_report_data
 from bench.report.render import default_out_dir
-from bench.store import has_table, open_readonly, results_rows
+from bench.report.verdicts import audit_verdicts
+from bench.store import results_rows
 from bench.worst import STACK_KEYS
 
-VERDICT_ORDER = ("fail", "warn", "pass")  # the worst verdict of a stack's checks is its verdict
-OVERALL_CHECK = "overall"
 COLUMNS = ("dataset", "arch", "recipe", "seed", "defense", "n", "clean", "clean_ci_low", "clean_ci_high", "worst",
            "worst_ci_low", "worst_ci_high", "worst_column", "worst_paper", "results", "complete", "audit", "run", "database",
            "report")
@@ -110,27 +109,6 @@ def check_comparable(paths: Sequence[Path]) -> None:
                 raise MismatchError(f"{first} and {path} measured {dataset} differently ({why}); their rows are not "
                                     "comparable. Compare runs of one protocol, or pass --allow-mismatch to put them in one "
                                     "table anyway")
-
-
-def audit_verdicts(path: Path | str) -> dict[tuple, str]:
-    """Per stack, the audit's verdict (its overall check, else the worst of its checks); empty without an audit table."""
-    conn = open_readonly(path)
-    try:
-        if not has_table(conn, "audit"):
-            return {}
-        rows = [dict(r) for r in conn.execute('SELECT dataset, arch, recipe, seed, defense, "check", verdict FROM audit')]
-    finally:
-        conn.close()
-    verdicts: dict[tuple, list[tuple[str, str]]] = {}
-    for r in rows:
-        verdicts.setdefault(tuple(r[k] for k in STACK_KEYS), []).append((r["check"], r["verdict"]))
-    out = {}
-    for key, checks in verdicts.items():
-        overall = [v for c, v in checks if c == OVERALL_CHECK]
-        graded = [v for _, v in checks if v in VERDICT_ORDER]
-        if overall or graded:
-            out[key] = overall[0] if overall else min(graded, key=VERDICT_ORDER.index)
-    return out
 
 
 def leaderboard(paths: Sequence[Path | str], *, allow_mismatch: bool = False) -> pd.DataFrame:

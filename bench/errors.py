@@ -30,3 +30,7 @@ class UnsafeCheckpointError(UserError):
 
 class InvalidInputError(UserError, ValueError):
     """Tensors or numbers that break a documented precondition."""
+
+
+class UnwritablePathError(UserError):
+    """An output path that is a folder, or where nothing can be written."""

@@ -20,7 +20,7 @@ from torch import nn
 
 from attacks.threats import DEFAULT_THREAT
 from bench.errors import UserError
-from bench.export import results_frame
+from bench.results import load_results
 from bench.external_classifiers import MODULE
 from bench.run import RunOptions, run_spec
 from bench.spec import SpecError, checkpoint_overrides, parse_spec
@@ -40,7 +40,7 @@ def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k"
              threat: str | Sequence[str] = DEFAULT_THREAT, n: int | None = None, eps: float | str | Sequence[float | str] | None = None,
              *, arch: str | None = None, seed: int = 0, device: str = "auto", name: str | None = None,
              results: str | os.PathLike | None = None, progress: bool = True, **spec_keys: Any) -> pd.DataFrame:
-    """Accuracy of ``classifier`` under each defense stack and attack: one row per result, the columns of ``export``.
+    """Accuracy of ``classifier`` under each defense stack and attack: one row per result (``bench.results`` documents the columns).
 
     ``classifier`` is an ``nn.Module`` that maps [0, 1] pixels (N, C, H, W) to
     logits, normalisation inside (as RobustBench models do), or the path of a
@@ -85,7 +85,7 @@ def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k"
         raise EvaluationFailed(f"{len(summary.failures)} job(s) failed, first {label}: {error}. Tracebacks are in the jobs "
                                f"table of {summary.path}; the finished results are kept, so calling again runs only "
                                "what failed (bump a defense's VERSION when its code changes)")
-    return results_frame(summary.path)
+    return load_results(summary.path).frame
 
 
 def _names(value: str | Sequence[str]) -> list[str]:

@@ -26,8 +26,8 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.errors import UserError
-from bench.report import latex
-from bench.report.names import attack_column, slug
+from bench import latex
+from bench.attack_names import attack_column
 from bench.statistics import accuracy_interval
 from bench.store import results_rows, run_info
 
@@ -106,7 +106,7 @@ def _latex(frame: pd.DataFrame, name: str) -> str:
     grouped = tuple(i for i, c in enumerate(columns) if c in LATEX_GROUPED)
     return latex.render(latex.LatexTable(header=columns, rows=rows, numeric=numeric, grouped=grouped,
                                          caption=f"Accuracy (%) on the first n test examples, run {name}",
-                                         label=f"tab:{slug(name, 'results')}"))
+                                         label=latex.label(name, "results")))
 
 
 FORMATS: dict[str, Callable[[pd.DataFrame, str], str]] = {

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from bench.errors import InvalidInputError
+
 
 def _canonical(value: Any) -> Any:
     if isinstance(value, dict):
@@ -32,9 +34,13 @@ def content_key(identity: dict[str, Any], length: int = 24) -> str:
 
 
 def tensor_digest(t: torch.Tensor) -> str:
+    """A digest of a tensor's dtype, shape and bytes (0-dim tensors too, e.g. BatchNorm's ``num_batches_tracked``)."""
+    if t.is_meta:
+        raise InvalidInputError("a tensor on the meta device has no values to identify it by; materialise the module "
+                                "(module.to_empty(device='cpu'), then load_state_dict) before passing it")
     t = t.detach().cpu().contiguous()
     h = hashlib.sha256(str((t.dtype, tuple(t.shape))).encode())
-    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:24]
 
 

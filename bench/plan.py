@@ -86,10 +86,13 @@ class Planner:
         self._data = self.plan.datasets
         self._instances: dict[tuple[str, str], Any] = {}
         self._pairs: set[tuple[str, str]] = set()
+        self.seed = spec.seed  # of the jobs being planned: the matrix is planned once per seed of the spec
 
     def build(self) -> Plan:
-        for block in self.spec.blocks:
-            self._block(block)
+        for seed in self.spec.run_seeds:
+            self.seed = seed
+            for block in self.spec.blocks:
+                self._block(block)
         return self.plan
 
     # -- helpers -------------------------------------------------------------
@@ -154,7 +157,7 @@ class Planner:
         ext = self.spec.classifiers[label]
         data = self._dataset(dataset)
         key = external_key(ext, data)
-        ref = ClassifierRef(dataset, ext.arch, label, ext.source, {}, self.spec.seed, key, external=ext)
+        ref = ClassifierRef(dataset, ext.arch, label, ext.source, {}, self.seed, key, external=ext)
         if f"train-{key}" not in self.plan.jobs:
             check_external(ext, data)
         self._add(Job(f"train-{key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref)), consumer)
@@ -165,16 +168,16 @@ class Planner:
         for label in parse_stack(name):
             comp = self.spec.defenses.get(label, Component(label, label))
             defense = self._instance("defense", comp)
-            key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.identity(), "seed": self.spec.seed})
+            key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.identity(), "seed": self.seed})
             fit_key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.fit_identity(),
-                                   "seed": self.spec.seed})
+                                   "seed": self.seed})
             if comp.digest is not None:  # an object from Python: its weights and attributes count too
                 key, fit_key = (content_key({"stage": k, "object": comp.digest}) for k in (key, fit_key))
             stage = StageRef(label, comp.base, dict(comp.params), key, bool(defense.needs_fit), fit_key, comp.instance,
                              bool(defense.randomized))
             if stage.needs_fit:
                 self._add(Job(stage.fit_job, JobKind.FIT, f"fit {label} on {ref.label()}", (f"train-{ref.key}",),
-                              FitTask(ref, stage, self.spec.seed)), f"{ref.key}/{name}")
+                              FitTask(ref, stage, self.seed)), f"{ref.key}/{name}")
             stages.append(stage)
         return tuple(stages)
 
@@ -193,8 +196,8 @@ class Planner:
         key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
                            "attack": {"base": attack.base, "params": attack.params, **code},
                            "threat": {"model": threat.model, "params": threat.params, "version": version},
-                           "eps": eps, "lam": lam, "seed": self.spec.seed, "n": n, "batch_size": self.spec.batch_size})
-        task = CraftTask(key, target, stack, attack, threat, eps, lam, self.spec.seed, n, self.spec.batch_size)
+                           "eps": eps, "lam": lam, "seed": self.seed, "n": n, "batch_size": self.spec.batch_size})
+        task = CraftTask(key, target, stack, attack, threat, eps, lam, self.seed, n, self.spec.batch_size)
         deps = (f"train-{target.key}",) + tuple(s.fit_job for s in stack or () if s.needs_fit)
         versus = f" vs {'+'.join(s.label for s in stack)}" if stack is not None else ""
         lam_text = f" lam={lam:g}" if lam is not None else ""
@@ -205,7 +208,7 @@ class Planner:
     def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels,
                   draws: int) -> str:
         identity = {"kind": "evaluate", "classifier": ref.key, "stack": [s.key for s in stack],
-                    "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.spec.seed,
+                    "advset": advset.key if advset else CLEAN, "labels": asdict(labels), "seed": self.seed,
                     "batch_size": self.spec.batch_size}
         return "evaluate-" + content_key({**identity, "draws": draws} if draws > 1 else identity)
 
@@ -219,7 +222,7 @@ class Planner:
         what += f" lam={labels.lam:g}" if labels.lam is not None else ""
         what += f" from {labels.source}" if labels.source else ""
         self._add(Job(key, JobKind.EVALUATE, f"evaluate {stack_name} | {what} | {ref.label()}", deps,
-                      EvaluateTask(ref, stack, advset, labels, self.spec.seed, self.spec.batch_size, draws)), key)
+                      EvaluateTask(ref, stack, advset, labels, self.seed, self.spec.batch_size, draws)), key)
 
     # -- the matrix ----------------------------------------------------------
 
@@ -231,7 +234,7 @@ class Planner:
                     self._cells(block, self._external(dataset, arch, "target"), n)
                     continue
                 for recipe in block.recipes:
-                    self._cells(block, self._classifier(dataset, arch, recipe, self.spec.seed, "target"), n)
+                    self._cells(block, self._classifier(dataset, arch, recipe, self.seed, "target"), n)
 
     def _cells(self, block: Block, ref: ClassifierRef, n: int) -> None:
         stacks = {name: self._stack(ref, name) for name in block.defenses}

@@ -88,7 +88,7 @@ def run_spec(spec: Spec, options: RunOptions = RunOptions(),
     ``datasets`` may hold splits already loaded (by name), to spare loading them again.
     """
     path = results_path(spec, options.results)
-    check_resumable(path, spec.digest())
+    check_resumable(path, spec.digest(), json.dumps(spec.identity(), default=str))
     if options.dry_run:
         plan = build_plan(spec, datasets, read_data=False)
         return RunSummary(path, plan, Counter({Status.DONE.value: len(done_keys(path) & plan.jobs.keys())}))

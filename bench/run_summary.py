@@ -21,7 +21,7 @@ from bench.report.headline import significance_text, stack_frame
 from bench.report.load import load_report_data
 from bench.spec import CLEAN
 
-ROW = ["dataset", "arch", "recipe", "defense"]
+ROW = ["dataset", "arch", "recipe", "seed", "defense"]
 WORST = "worst"
 
 
@@ -54,8 +54,11 @@ def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
         tables[WORST] = pd.DataFrame({
             "n": worst["n"].astype("Int64"), "clean": worst["clean"], WORST: worst["worst"],
             "95% CI": [f"[{lo:.1f}, {hi:.1f}]" for lo, hi in zip(worst["worst_ci_low"], worst["worst_ci_high"])],
-            "gain": worst["gain"], "McNemar p": worst["gain_p"],
+            "gain": worst["gain"], "McNemar p": ["" if p != p else f"{p:.2g}" for p in worst["gain_p"]],
             "note": [significance_text(p, n) for p, n in zip(worst["gain_p"], worst["n"])]}, index=worst.index)
+        if worst["draws"].gt(1).any():  # a randomized stack: its mean over draws beside the worst draw
+            tables[WORST].insert(4, "draws", worst["draws"].astype("Int64"))
+            tables[WORST].insert(5, "mean over draws", worst["worst_mean_draws"])
     return tables
 
 

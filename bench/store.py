@@ -33,9 +33,11 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import quote
 
 import numpy as np
 
+from bench.atomic import check_writable_file
 from bench.errors import UserError
 from bench.jobs import EvaluateTask, Job, Outcome, Status
 
@@ -74,6 +76,10 @@ CREATE TABLE IF NOT EXISTS draws (
 """
 
 
+TABLES = ("run", "sessions", "plan_jobs", "jobs", "results", "flags")
+RUN_COLUMNS = ("name", "spec_digest", "spec_json", "spec_text", "seed", "n", "device", "created", "schema_version")
+
+
 class SpecMismatchError(UserError):
     """A results database created by another spec."""
 
@@ -90,44 +96,84 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    target, uri = (f"file:{quote(str(path.resolve()))}?mode=ro", True) if readonly else (str(path), False)
+    conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, uri=uri)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.row_factory = sqlite3.Row
     return conn
 
 
 def read_run(path: Path) -> dict[str, Any] | None:
-    """The ``run`` row of an existing database (None if it has none); never creates anything."""
+    """The ``run`` row of an existing database (None if there is none yet); never creates or writes anything.
+
+    A file that is not a database, or a database of another program (even one
+    with a table named ``run``), is a ``UserError``: it is neither read nor written.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:
         return None
-    conn = _connect(path)
+    not_ours = f"{path} is not a purebench results database; pass another --results path (or the .sqlite a run wrote)"
     try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='run'").fetchone():
+        conn = _connect(path, readonly=True)
+    except sqlite3.Error as exc:
+        raise UserError(f"{not_ours} ({exc})") from None
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
             return None
+        missing = set(TABLES) - tables
+        if missing:
+            raise UserError(f"{not_ours} (it has no table {', '.join(sorted(missing))})")
         row = conn.execute("SELECT * FROM run WHERE id = 1").fetchone()
+        if row is not None and set(RUN_COLUMNS) - set(row.keys()):
+            raise UserError(f"{not_ours} (its run table lacks {', '.join(sorted(set(RUN_COLUMNS) - set(row.keys())))})")
         return dict(row) if row else None
     except sqlite3.DatabaseError as exc:
-        raise UserError(f"{path} is not a purebench results database ({exc}); pass another --results path") from None
+        raise UserError(f"{not_ours} ({exc})") from None
     finally:
         conn.close()
 
 
-def check_resumable(path: Path, spec_digest: str) -> None:
-    """Refuse a database made by another spec, before anything is written."""
+def check_resumable(path: Path, spec_digest: str, spec_json: str | None = None) -> None:
+    """Refuse a database made by another spec, before anything is written; with ``spec_json``, say what differs."""
     run = read_run(path)
     if run is not None and run["spec_digest"] != spec_digest:
+        changed = _changed_keys(run["spec_json"], spec_json) if spec_json is not None else []
+        what = f" (what differs: {', '.join(changed)})" if changed else ""
         raise SpecMismatchError(
             f"{path} holds run {run['name']!r} of a different spec (digest {run['spec_digest'][:12]}, this spec "
-            f"{spec_digest[:12]}); resuming it would mix matrices. Use --name or --results for a new database, or delete it")
+            f"{spec_digest[:12]}){what}; resuming it would mix matrices. Use --name or --results for a new database, "
+            "or delete it")
+
+
+def _changed_keys(stored_json: str, new_json: str) -> list[str]:
+    """Top-level keys of two spec identities that differ; for ``data``, the datasets whose files changed."""
+    try:
+        stored, new = json.loads(stored_json), json.loads(new_json)
+    except ValueError:
+        return []
+    if not isinstance(stored, dict) or not isinstance(new, dict):
+        return []
+    changed = []
+    for key in sorted(stored.keys() | new.keys()):
+        if stored.get(key) == new.get(key):
+            continue
+        old_data, new_data = stored.get(key), new.get(key)
+        if key == "data" and isinstance(old_data, dict) and isinstance(new_data, dict):
+            changed += [f"the contents of {name}" for name in sorted(old_data.keys() & new_data.keys())
+                        if old_data[name] != new_data[name]]
+            changed += [f"the contents of {name} (not recorded before)" for name in sorted(new_data.keys() - old_data.keys())]
+        else:
+            changed.append(key)
+    return changed
 
 
 def done_keys(path: Path) -> set[str]:
     """Keys of the jobs done in an existing database (empty when there is none); read-only."""
     if read_run(path) is None:
         return set()
-    conn = _connect(Path(path))
+    conn = _connect(Path(path), readonly=True)
     try:
         return {r[0] for r in conn.execute("SELECT key FROM jobs WHERE status = 'done'")}
     finally:
@@ -150,10 +196,13 @@ class Store:
     """A run's database, open for writing."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = _connect(self.path)
-        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.path = check_writable_file(path)
+        read_run(self.path)  # refuses a file that is not a results database before anything is written to it
+        try:
+            self.conn = _connect(self.path)
+            self.conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            raise UserError(f"cannot write the results database {self.path} ({exc}); pass --results a writable path") from None
         self.conn.execute("PRAGMA synchronous = NORMAL")
         with self.transaction() as c:
             for statement in SCHEMA.split(";"):
@@ -174,6 +223,12 @@ class Store:
         self.conn.execute("COMMIT")
 
     def close(self) -> None:
+        """Close; the last writer out turns WAL off again, so that read-only readers leave no -wal/-shm files behind."""
+        try:
+            self.conn.execute("PRAGMA busy_timeout = 0")
+            self.conn.execute("PRAGMA journal_mode = DELETE")
+        except sqlite3.OperationalError:
+            pass  # another process still has the database open; the last one to close turns WAL off
         self.conn.close()
 
     # -- run and sessions ------------------------------------------------------
@@ -184,7 +239,7 @@ class Store:
         with self.transaction() as c:
             c.execute("INSERT OR IGNORE INTO run VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (name, spec_digest, spec_json, spec_text, seed, n, device, _now(), SCHEMA_VERSION))
-        check_resumable(self.path, spec_digest)
+        check_resumable(self.path, spec_digest, spec_json)
 
     def start_session(self, *, executor: str, device: str, argv: Sequence[str], versions: dict[str, str],
                       code_revision: str | None) -> int:
@@ -260,7 +315,7 @@ def open_readonly(path: Path | str) -> sqlite3.Connection:
     path = Path(path)
     if read_run(path) is None:
         raise UserError(f"{path} is not a purebench results database; give the .sqlite file a run wrote (see results/)")
-    return _connect(path)
+    return _connect(path, readonly=True)
 
 
 def has_table(conn: sqlite3.Connection, name: str) -> bool:

@@ -17,6 +17,7 @@ from bench.cli import main
 from bench.errors import UserError
 from bench.export import results_frame
 from bench.plan import build_plan
+from bench.results import COLUMNS
 from bench.spec import checkpoint_overrides, load_spec, parse_spec
 from defenses import Defense
 
@@ -105,8 +106,7 @@ def test_checkpoint_round_trip_cli_python_and_module_agree(workdir, checkpoint, 
         monkeypatch.setenv("PUREBENCH_CACHE", str(workdir / f"cache-{name}"))  # computed anew, not read back
         frame = bench.evaluate(classifier, arch=arch, defenses=["none"], attacks=["pgd"], n=N, device="cpu",
                                attack_params=ATTACK_PARAMS, results=f"{name}.sqlite", progress=False)
-        assert list(frame.columns[:14]) == ["dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam",
-                                            "source", "n", "accuracy", "ci_low", "ci_high", "seconds"]
+        assert tuple(frame.columns) == COLUMNS and str(frame["finished"].dtype).startswith("datetime64")
         assert accuracies(frame) == accuracies(from_cli) and len(frame) == 2, name
     assert results_frame("path.sqlite")["classifier_key"].tolist() == from_cli["classifier_key"].tolist()
     assert set(results_frame("module.sqlite")["recipe"]) == {"module"}
@@ -180,6 +180,8 @@ def test_unregistered_defense_objects_are_evaluated_cached_and_left_untouched(wo
                   attack_params=ATTACK_PARAMS, results="objects.sqlite", progress=False)
     frame = bench.evaluate(str(checkpoint), arch="smallcnn", **kwargs)
     assert sorted(set(frame["defense"])) == ["Blur", "Blur-2+Dim", "Dim", "none"]
+    params = dict(zip(frame["defense"], frame["defense_params"]))
+    assert params["Blur"] == "Blur(size=3)" and params["Blur-2+Dim"] == "Blur-2(size=5)+Dim"  # the variants' parameters
     assert len(frame) == 8 and frame["accuracy"].between(0, 100).all()
     assert float(dim.scale.weight.detach()) == 1.0  # fitted on a copy
 

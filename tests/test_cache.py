@@ -85,3 +85,25 @@ def test_manifest_records_checksum(tmp_path: Path) -> None:
     path = cache.save("things", "k", {"w": torch.ones(2)}, {"a": 1})
     manifest = json.loads(path.with_suffix(".json").read_text())
     assert len(manifest["sha256"]) == 64 and manifest["metadata"] == {"a": 1}
+
+
+BAD_MANIFESTS = {"list": "[]", "number": "3", "null": "null", "string": '"text"', "sha256 a number": '{"sha256": 5}',
+                 "sha256 a list": '{"sha256": ["a"]}', "no sha256": '{"metadata": {}}',
+                 "metadata a list": '{"sha256": "%s", "metadata": []}', "metadata a number": '{"sha256": "%s", "metadata": 1}',
+                 "not utf-8": b"\xff\xfe not utf-8", "nested too deep": "[" * 100_000}
+
+
+@pytest.mark.parametrize("manifest", BAD_MANIFESTS.values(), ids=BAD_MANIFESTS.keys())
+def test_a_manifest_of_the_wrong_shape_is_corrupt_and_rebuilt(tmp_path: Path, manifest) -> None:
+    cache = ArtifactCache(tmp_path)
+    data_path = cache.save("things", "k", {"w": torch.ones(3)}, {"a": 1})
+    manifest_path = data_path.with_suffix(".json")
+    if isinstance(manifest, bytes):
+        manifest_path.write_bytes(manifest)
+    else:
+        sha = json.loads(manifest_path.read_text())["sha256"]
+        manifest_path.write_text(manifest.replace("%s", sha))
+    assert cache.load("things", "k") is None
+    assert not data_path.exists() and not manifest_path.exists()
+    cache.save("things", "k", {"w": torch.ones(3)}, {"a": 1})
+    assert cache.load("things", "k").metadata == {"a": 1}

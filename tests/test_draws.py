@@ -56,3 +56,29 @@ def test_worst_and_mean_over_draws():
     (row,) = stack_worst(results, {"c": clean, "p": draws}).to_dict("records")
     assert row["worst"] == 25.0 and row["worst_mean_draws"] == 62.5 and row["draws"] == 2
     assert row["clean"] == 75.0 and row["clean_mean_draws"] == 87.5
+
+
+def test_load_results_gives_flags_per_draw_and_adversarial_images(natural_cnn, tmp_path):
+    from bench.errors import UserError
+
+    db = tmp_path / "draws.sqlite"
+    frame = bench.evaluate(natural_cnn, defenses=["none", Coin()], attacks=["pgd"], n=N, device="cpu",
+                           attack_params={"pgd": {"steps": 3}}, results=db, progress=False, draws=3)
+    results = bench.load_results(db)
+    pd.testing.assert_frame_equal(results.frame, frame)
+    pgd = frame[(frame["defense"] == "Coin") & (frame["attack"] == "pgd")].iloc[0]
+    flags = results.flags(pgd["job_key"])
+    assert list(flags.columns) == ["correct", "correct_undefended", "draw_0", "draw_1", "draw_2"] and len(flags) == N
+    assert flags["correct"].equals(flags[["draw_0", "draw_1", "draw_2"]].all(axis=1))
+    assert flags["correct"].sum() == pgd["correct"] and pgd["accuracy"] == 100 * pgd["correct"] / N
+    assert pgd["clean_accuracy"] == frame[(frame["defense"] == "Coin") & (frame["attack"] == "clean")]["accuracy"].iloc[0]
+    worst = results.worst().set_index("defense")
+    assert worst.loc["Coin", "worst"] < worst.loc["Coin", "worst_mean_draws"] and worst.loc["Coin", "draws"] == 3
+    assert worst.loc["none", "worst"] <= frame[frame["defense"] == "none"]["accuracy"].min()
+    x_adv = results.adversarial(pgd["job_key"])
+    assert x_adv.shape == (N, 1, 28, 28) and 0 <= float(x_adv.min()) and float(x_adv.max()) <= 1
+    clean = frame[frame["attack"] == "clean"].iloc[0]["job_key"]
+    with pytest.raises(UserError, match="no adversarial set"):
+        results.adversarial(clean)
+    with pytest.raises(UserError, match="no result"):
+        results.flags("nope")

@@ -16,7 +16,7 @@ import pytest
 from bench.cli import main
 from bench.export import READER_COLUMNS, export
 from bench.report import render_report
-from bench.report.latex import caption_text, escape
+from bench.latex import caption_text, escape
 from test_report import Cell, SyntheticRun, full_run, hand_run, write_run
 
 PDFLATEX = shutil.which("pdflatex")

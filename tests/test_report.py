@@ -56,6 +56,7 @@ class Cell:
     attack_base: str | None = None
     threat_model: str | None = None
     arch: str = ARCH
+    seed: int = 0
     max_perturbation: float | None = None  # None: eps (the attack used all of its budget)
 
 
@@ -110,9 +111,9 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
     plan: list[tuple[Job, Outcome | None]] = []
     seen: set[str] = set()
     for i, cell in enumerate(run.cells):
-        ref = _classifier(cell.recipe, run.recipe_bases.get(cell.recipe, cell.recipe), cell.arch)
+        ref = _classifier(cell.recipe, run.recipe_bases.get(cell.recipe, cell.recipe), cell.arch, cell.seed)
         stack = _stack(ref, cell.defense, run.spec)
-        train = Job(f"train-{ref.key}", JobKind.TRAIN, f"train {DATASET}/{cell.arch}/{cell.recipe}/seed0", (), TrainTask(ref))
+        train = Job(f"train-{ref.key}", JobKind.TRAIN, f"train {ref.label()}", (), TrainTask(ref))
         if train.key not in seen:
             plan.append((train, _outcome(train.key, Status.DONE, details={"clean_accuracy": 0.9, "train_seconds": 3.0})))
         for stage in stack:
@@ -123,7 +124,8 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
         seen.add(train.key)
         n = len(cell.correct)
         threat_model = cell.threat_model or cell.threat
-        labels = ResultLabels(dataset=DATASET, arch=cell.arch, recipe=cell.recipe, seed=0, defense=cell.defense, attack=cell.attack,
+        labels = ResultLabels(dataset=DATASET, arch=cell.arch, recipe=cell.recipe, seed=cell.seed, defense=cell.defense,
+                              attack=cell.attack,
                               attack_base=cell.attack_base or cell.attack, threat=cell.threat, threat_model=threat_model,
                               eps=0.0 if cell.attack == "clean" else cell.eps, lam=cell.lam, source=cell.source,
                               source_kind=None if cell.source is None else ("S=T" if cell.source.startswith("same") else "S!=T"),
@@ -517,6 +519,20 @@ def test_files_are_written_and_linked(tmp_path):
     assert {r["Defense"] for r in rows} == {"none", "aid", "aid_n2", "aid_n5"} and "Worst" in rows[0]
     assert "\\begin{tabular}" in (out / "mnist5k-table3.tex").read_text()
     assert parser.scripts == 0 and not re.search(r"https?://", index.read_text())  # offline: nothing fetched
+
+
+def test_a_json_record_per_classifier_and_stack(tmp_path):
+    index = render_report(write_run(tmp_path / "r.sqlite", hand_run()), tmp_path / "out")
+    records = {p.name: json.loads(p.read_text()) for p in (index.parent / "records").iterdir()}
+    assert set(records) == {"mnist5k-smallcnn-natural-0-none.json", "mnist5k-smallcnn-natural-0-aid.json",
+                            "mnist5k-smallcnn-madry-0-none.json"}
+    aid = records["mnist5k-smallcnn-natural-0-aid.json"]
+    assert (aid["clean"], aid["worst"], aid["worst_column"], aid["worst_paper"], aid["n"]) == (100.0, 50.0, 75.0, 75.0, 4)
+    assert aid["worst_ci_low"] == pytest.approx(6.76, abs=0.01) and aid["gain"] == 50.0 and aid["gain_p"] == 0.5
+    assert aid["report"] == str(index) and aid["versions"] == {"torch": "2.x", "python": "3.11"}
+    assert aid["code_revision"] == "abc123-dirty" and aid["audit_verdict"] is None and aid["accuracy_unit"] == "percent"
+    assert [(r["attack"], r["accuracy"]) for r in aid["results"]] == [("clean", 100.0), ("pgd", 75.0), ("mim", 75.0)]
+    assert records["mnist5k-smallcnn-natural-0-none.json"]["gain"] is None  # no gain of 'none' over itself
 
 
 def test_names_render_as_text_everywhere(tmp_path, monkeypatch):

@@ -21,6 +21,25 @@ def parse_dataset_name(name: str) -> tuple[str, str | None]:
     return source, (location if sep else None)
 
 
+def split_dataset_names(text: str) -> list[str]:
+    """``"mnist5k,npz:a.npz,b.npz"`` -> ``["mnist5k", "npz:a.npz,b.npz"]``: a comma-separated list of datasets.
+
+    A piece after ``npz:TRAIN`` that names no registered source (no ``name:``
+    prefix, not a dataset name) is that npz's test file, so the two-file form
+    ``npz:TRAIN,TEST`` reads the same from a flag as from a spec file.
+    """
+    names: list[str] = []
+    for piece in (p.strip() for p in text.split(",")):
+        previous = names[-1] if names else ""
+        continues = (previous.startswith("npz:") and "," not in previous and piece
+                     and parse_dataset_name(piece)[0] not in DATASETS)
+        if continues:
+            names[-1] = f"{previous},{piece}"
+        else:
+            names.append(piece)
+    return names
+
+
 def load_dataset(name: str) -> DatasetSplits:
     """Train and test splits of ``name`` as float tensors in [0, 1], in a fixed order."""
     source, location = parse_dataset_name(name)

@@ -12,6 +12,8 @@ from bench.errors import InvalidInputError
 #: The seed of the one fixed order every split is stored in, so that "the first
 #: n test examples" is a fair sample and every tool sees the same ones.
 ORDER_SEED = 0
+#: More classes than this is a label gone wrong (ImageNet-21k has about 21,800); a model that wide would not fit memory.
+MAX_CLASSES = 100_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,19 @@ class DatasetSplits:
     num_classes: int
     fingerprint: str
 
+    def __post_init__(self) -> None:
+        for which, split in (("train", self.train), ("test", self.test)):
+            if not len(split):
+                raise InvalidInputError(f"the {which} split has no examples; give a dataset with train and test examples")
+        if self.train.x.shape[1:] != self.test.x.shape[1:]:
+            raise InvalidInputError(f"train and test images differ in shape: {tuple(self.train.x.shape[1:])} vs "
+                                    f"{tuple(self.test.x.shape[1:])}")
+        if not 1 <= self.num_classes <= MAX_CLASSES:
+            raise InvalidInputError(f"{self.num_classes} classes; labels must be class indices 0..K-1 with K at most {MAX_CLASSES}")
+        top = max(int(self.train.y.max()), int(self.test.y.max()))
+        if top >= self.num_classes:
+            raise InvalidInputError(f"a label of {top} with {self.num_classes} classes; labels must be 0..{self.num_classes - 1}")
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.x.shape[1:])  # type: ignore[return-value]
@@ -61,6 +76,8 @@ class DatasetSplits:
 
 def to_float_images(x: np.ndarray) -> torch.Tensor:
     """uint8 NHWC/NHW or float NCHW arrays -> float32 NCHW tensor in [0, 1]."""
+    if x.ndim >= 2 and 0 in x.shape[1:]:
+        raise InvalidInputError(f"images are empty: shape {x.shape} has a side of 0")
     if x.dtype == np.uint8:
         if x.ndim == 3:
             x = x[:, :, :, None]
@@ -84,5 +101,27 @@ def fixed_order(split: Split, seed: int = ORDER_SEED) -> Split:
     return Split(split.x[perm].contiguous(), split.y[perm].contiguous())
 
 
+def to_labels(y: np.ndarray) -> torch.Tensor:
+    """Class indices (N,) int64; float labels must be whole numbers, so nothing is silently truncated."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        hint = "; for one-hot labels save y.argmax(1)" if y.ndim == 2 else ""
+        raise InvalidInputError(f"labels must be an array (N,) of class indices, got shape {y.shape}{hint}")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or (y != np.round(y)).any():
+            raise InvalidInputError("float labels must be whole numbers (class indices 0..K-1); got fractions or NaN")
+    elif y.dtype.kind not in "iu":
+        raise InvalidInputError(f"labels must be integers 0..K-1, got dtype {y.dtype}; map class names to indices first")
+    if len(y) and (y.min() < 0 or y.max() >= MAX_CLASSES):
+        bad = int(y.min()) if y.min() < 0 else int(y.max())
+        raise InvalidInputError(f"a label of {bad}: labels must be class indices 0..K-1 with K at most {MAX_CLASSES} classes")
+    return torch.from_numpy(y.astype(np.int64))
+
+
 def make_split(x: np.ndarray, y: np.ndarray) -> Split:
-    return Split(to_float_images(x), torch.as_tensor(np.asarray(y), dtype=torch.int64).reshape(-1))
+    labels = to_labels(y)
+    if len(x) != len(labels):
+        raise InvalidInputError(f"{len(x)} images but {len(labels)} labels; x and y must have one entry per example")
+    return Split(to_float_images(x), labels)

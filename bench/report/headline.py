@@ -15,6 +15,7 @@ from bench.report.layout import ordered_rows
 from bench.report.load import ReportData
 from bench.report.model import PARTIAL, ReportTable
 from bench.report.names import NONE_STACK, slug
+from bench.seeds import across_seeds
 from bench.statistics import SIGNIFICANCE
 from bench.worst import stack_worst
 
@@ -86,3 +87,22 @@ def n_label(cells: pd.DataFrame) -> str:
 def interval_text(low: float, high: float) -> str:
     """``[45.2, 61.0]``; empty without an interval."""
     return "" if math.isnan(low) or math.isnan(high) else f"[{low:.1f}, {high:.1f}]"
+
+
+def seeds_table(data: ReportData, dataset: str) -> ReportTable | None:
+    """Across seeds (a ``seeds`` spec): mean, standard deviation and t-interval of each stack's clean and worst accuracy."""
+    frame = stack_frame(data, dataset)
+    if frame.empty or frame["seed"].nunique() < 2:
+        return None
+    summary = across_seeds(frame)
+    records = [{"Arch": r["arch"], "Recipe": r["recipe"], "Defense": r["defense"], "Seeds": r["seeds"],
+                "Clean (mean)": r["clean_mean"], "Clean (std)": r["clean_std"],
+                "Clean 95% CI": interval_text(r["clean_ci_low"], r["clean_ci_high"]),
+                "Worst (mean)": r["worst_mean"], "Worst (std)": r["worst_std"],
+                "Worst 95% CI": interval_text(r["worst_ci_low"], r["worst_ci_high"]),
+                "Worst (paper columns, mean)": r["worst_paper_mean"], "Worst per seed": r["per_seed"]}
+               for r in summary.to_dict("records")]
+    note = (f"{n_label(frame)} test examples per seed. Each seed trains its own classifier, fits its own defenses and "
+            "draws its own attacks; mean and standard deviation over the seeds, and Student's t 95% interval of the mean. "
+            "The per-seed values are in the worst-case table (its CSV has a row per seed) and in records/.")
+    return ReportTable(slug(dataset, "seeds"), f"Across seeds ({n_label(frame)} each)", note, pd.DataFrame(records))

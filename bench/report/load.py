@@ -19,7 +19,8 @@ import pandas as pd
 from attacks.threats import role_of
 from bench.errors import UserError
 from bench.plan_sources import SourceError, TransferSource, parse_source
-from bench.report.names import attack_column, eps_text, section_of
+from bench.attack_names import attack_column
+from bench.report.names import eps_text, section_of
 from bench.report.plan_labels import parse_evaluate_label
 from bench.store import draw_flags_of, flags_of, job_rows, results_rows, run_info
 

@@ -1,4 +1,4 @@
-"""How results are named in a report: attack columns, classifiers, stand-alone vs add-on, safe file names.
+"""How results are named in a report: column order, classifiers, stand-alone vs add-on, safe file names.
 
 Names come from specs and plugins, so they are data: they are shown as text
 (the templates escape them) and never used as file names without ``slug``.
@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Mapping
-
-from attacks.autoattack import CUSTOM_SETTINGS as AUTOATTACK_CUSTOM
 
 CLEAN = "clean"
 NONE_STACK = "none"
 NATURAL = "natural"
-# The paper's column names, in Table 3's order; AutoAttack as in its Table 13.
-ATTACK_NAMES = {"clean": "Clean", "pgd": "PGD", "cw": "C&W", "deepfool": "DF", "mim": "MIM", "autoattack": "AutoAttack",
-                "square": "Square", "ssp": "SSP"}
 COLUMN_ORDER = ("clean", "pgd", "cw", "deepfool", "mim", "autoattack")
 PAPER_WORST_BASES = frozenset({"clean", "pgd", "cw", "deepfool", "mim"})  # Table 3's "Worst": Clean, PGD, C&W, DF, MIM
 STAND_ALONE = "Stand-alone (natural training)"
@@ -28,34 +22,6 @@ SECTION_ORDER = (STAND_ALONE, ADD_ON, GIVEN)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 SLUG_LENGTH = 60
-
-
-# Per algorithm: the parameters whose setting makes it a custom version of a published ensemble, and its standard version.
-CUSTOM_WHEN_SET = {"autoattack": AUTOATTACK_CUSTOM}
-STANDARD_VERSION = {"autoattack": "standard"}
-
-
-def attack_qualifiers(base: str, params: Mapping[str, Any] | None) -> list[str]:
-    """What sets a run apart from the published ensemble: ``["rand", "custom: n_iter=20, n_queries=300"]``."""
-    params = params or {}
-    qualifiers = []
-    version = params.get("version")
-    if base in STANDARD_VERSION and version not in (None, STANDARD_VERSION[base]):
-        qualifiers.append(str(version))
-    changed = [f"{k}={params[k]}" for k in CUSTOM_WHEN_SET.get(base, ()) if params.get(k) is not None]
-    if changed:
-        qualifiers.append("custom: " + ", ".join(changed))
-    return qualifiers
-
-
-def attack_column(label: str, base: str, params: Mapping[str, Any] | None = None) -> str:
-    """``PGD`` for the registered pgd; ``pgd100 (PGD)`` for a variant of it; ``AutoAttack (custom: n_iter=20)`` for an
-    ensemble run with other settings than its published ones (AutoAttack itself calls such a run a custom version)."""
-    name = ATTACK_NAMES.get(base, base)
-    qualifiers = attack_qualifiers(base, params)
-    if label == base:
-        return f"{name} ({'; '.join(qualifiers)})" if qualifiers else name
-    return f"{label} ({'; '.join([name, *qualifiers])})"
 
 
 def column_rank(base: str) -> int:

@@ -1,5 +1,6 @@
-"""``render_report``: a results database -> a folder with index.html, its PNG figures and every table
-as CSV, Markdown and LaTeX, viewable offline (inline CSS, no script, nothing fetched).
+"""``render_report``: a results database -> a folder with index.html, its PNG figures, every table
+as CSV, Markdown and LaTeX and a JSON record per (classifier, defense stack) under ``records/``,
+viewable offline (inline CSS, no script, nothing fetched).
 
 The report is rendered from the database alone: no artifact, model or dataset
 is loaded, so it works on a machine that never ran the matrix, and on a run
@@ -8,24 +9,26 @@ that is still going (what is missing is marked).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from bench.atomic import write_text_atomic
+from bench.atomic import output_dir, write_text_atomic
 from bench.report.adaptive import table_adaptive
 from bench.report.blackbox import table4
 from bench.report.comparisons import comparisons_table
 from bench.report.figures import lambda_figure, sweep_figure
-from bench.report.headline import headline_table
+from bench.report.headline import headline_table, n_label, seeds_table
 from bench.report.load import ReportData, load_report_data
 from bench.report.matrix import table1, table3
 from bench.report.model import DatasetSection, ReportFigure, ReportTable
 from bench.report.other_threats import table_other_threats
 from bench.report.names import anchor, slug
 from bench.report.provenance import provenance
+from bench.report.records import write_records
 from bench.report.settings import attack_settings, defense_settings
 from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
 from bench.report.table_files import FORMATS, write_table_files
@@ -49,7 +52,7 @@ def _with_figures(tables: list[ReportTable], out_dir: Path) -> list[ReportTable 
 def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSection:
     """The tables and figures of one dataset, in the order the paper presents them."""
     section = DatasetSection(dataset, anchor(dataset))
-    section.add(headline_table(data, dataset))
+    section.add(headline_table(data, dataset), seeds_table(data, dataset))
     matrix = table3(data, dataset)
     if matrix is not None:
         section.add(table1(matrix, dataset), matrix)
@@ -61,7 +64,16 @@ def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSec
     if matrix is not None:
         section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset), out_dir))
     section.add(attack_settings(data, dataset), defense_settings(data, dataset))
+    n_text = n_label(data.cells[data.cells["dataset"] == dataset])
+    section.items = [_stating_n(item, n_text) for item in section.items]
     return section
+
+
+def _stating_n(item: ReportTable | ReportFigure, n_text: str) -> ReportTable | ReportFigure:
+    """A table whose note does not open with its n gets the dataset's (every table states the n behind it)."""
+    if not isinstance(item, ReportTable) or not n_text or item.note.startswith("n = "):
+        return item
+    return replace(item, note=f"{n_text} test examples. {item.note}")
 
 
 def _table_context(table: ReportTable, files: dict[str, str]) -> dict[str, Any]:
@@ -87,8 +99,7 @@ def render_report(results_path: Path | str, out_dir: Path | str | None = None) -
     are replaced; nothing else in the folder is touched.
     """
     data = load_report_data(results_path)
-    out = Path(out_dir) if out_dir is not None else default_out_dir(data.run["name"])
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out_dir if out_dir is not None else default_out_dir(data.run["name"]))
     sections = [dataset_section(data, dataset, out) for dataset in data.datasets()]
     info = provenance(data)
 
@@ -101,4 +112,5 @@ def render_report(results_path: Path | str, out_dir: Path | str | None = None) -
         provenance_tables=[context(t) for t in (info.jobs, info.missing, info.sessions) if t is not None])
     index = out / "index.html"
     write_text_atomic(index, page)
+    write_records(data, out, index)
     return index

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.atomic import write_text_atomic
-from bench.report import latex
+from bench import latex
 from bench.report.model import BEST, MISSING, PARTIAL, ReportTable
 from bench.report.view import html_columns, numeric_columns, shown
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from bench.external_classifiers import CHECKPOINT
-from bench.spec.model import CLASSIFIERS, Spec, SpecError
+from bench.spec.model import CLASSIFIERS, SEEDS, Spec, SpecError
 from bench.spec.validation import check_name, parse_spec
 
 
@@ -26,13 +26,13 @@ def load_spec(path: str | Path | None = None, *, overrides: Mapping[str, Any] | 
         path = Path(path)
         if not path.is_file():
             raise SpecError(f"spec file {path} does not exist; give the path of a .toml experiment spec (see configs/)")
-        text = path.read_text()
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"{path}: not a text file (not UTF-8 at byte {exc.start}); give a .toml experiment spec") from None
         default_name = path.stem
         base_dir = path.resolve().parent
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from exc
+    doc = _toml(text, str(path))
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     for assignment in assignments:
         apply_assignment(doc, assignment)
@@ -56,6 +56,16 @@ def checkpoint_overrides(arch: str | None, checkpoint: str | Path, recipe: str |
     return {"archs": [CHECKPOINT], CLASSIFIERS: {CHECKPOINT: {"arch": arch, "checkpoint": str(path)}}}
 
 
+def _toml(text: str, where: str) -> dict[str, Any]:
+    """The parsed document; invalid TOML and nesting too deep for the parser are one ``SpecError``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{where}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise SpecError(f"{where}: values nested too deeply to read; a spec needs a few levels of tables and lists") from None
+
+
 def apply_assignment(doc: dict[str, Any], assignment: str) -> None:
     """``--set attack_params.pgd.steps=3``: a dotted key and a TOML value (a bare word is a string)."""
     key, sep, raw = assignment.partition("=")
@@ -63,14 +73,16 @@ def apply_assignment(doc: dict[str, Any], assignment: str) -> None:
     if not sep or not all(parts):
         raise SpecError(f"bad --set {assignment!r}; write KEY=VALUE with a dotted key, e.g. attack_params.pgd.steps=3")
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
+        value = _toml(f"v = {raw.strip()}", f"--set {key.strip()}")["v"]
+    except SpecError as exc:
+        if "nested too deeply" in str(exc):
+            raise
         value = raw.strip()
     table = doc
     for part in parts[:-1]:
-        table = table.setdefault(part, {})
+        table = table.setdefault(part, {}) if isinstance(table, dict) else None
         if not isinstance(table, dict):
-            raise SpecError(f"--set {assignment!r}: {part!r} is not a table")
+            raise SpecError(f"--set {assignment[:200]!r}: {part!r} is not a table")
     table[parts[-1]] = value
 
 
@@ -78,7 +90,11 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any]) -> None:
     """Flags replace a key at the top level and in every matrix block (``--eps`` also each attack's own eps)."""
     for key, value in overrides.items():
         doc[key] = value
-        nested = [*doc.get("matrix", []), *(doc.get("attack_params", {}).values() if key == "eps" else ())]
+        if key == "seed":
+            doc.pop(SEEDS, None)  # --seed runs that one seed
+        blocks, attack_params = doc.get("matrix", []), doc.get("attack_params", {})
+        nested = [*(blocks if isinstance(blocks, list) else ()),  # a table of the wrong type is parse_spec's to report
+                  *(attack_params.values() if key == "eps" and isinstance(attack_params, dict) else ())]
         for table in nested:
             if isinstance(table, dict):
                 table.pop(key, None)

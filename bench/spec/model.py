@@ -28,8 +28,11 @@ SCALARS: dict[str, type] = {"name": str, "description": str, "seed": int, "n": i
 COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_params")
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
-TOP_KEYS = (*SCALARS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
-LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+SEEDS = "seeds"  # several seeds: the whole matrix once per seed (classifier, defense fit and attack)
+TOP_KEYS = (*SCALARS, SEEDS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
+LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")  # \Z, not $: "$" would admit a trailing newline
+#: A run name becomes file names (results/NAME.sqlite, its -wal, temporary files): well under the 255-byte limit.
+MAX_NAME = 100
 
 
 class SpecError(UserError, ValueError):
@@ -89,6 +92,13 @@ class Spec:
     text: str = ""  # the TOML it came from, for provenance
     classifiers: dict[str, ExternalClassifier] = field(default_factory=dict)  # trained elsewhere, by label
     draws: int = DEFAULT_DRAWS  # evaluations of each randomized stack
+    seeds: tuple[int, ...] = ()  # the matrix once per seed; empty: ``seed`` alone
+    data: dict[str, str] = field(default_factory=dict)  # local datasets' content digests, by name
+
+    @property
+    def run_seeds(self) -> tuple[int, ...]:
+        """The seeds the matrix runs under."""
+        return self.seeds or (self.seed,)
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description, file text or any file path)."""
@@ -101,6 +111,10 @@ class Spec:
             identity[CLASSIFIERS] = {k: c.identity() for k, c in self.classifiers.items()}
         if self.draws != DEFAULT_DRAWS:  # the default is left out: a spec without the key keeps its digest
             identity["draws"] = self.draws
+        if self.seeds:
+            identity[SEEDS] = list(self.seeds)
+        if self.data:
+            identity["data"] = self.data
         return identity
 
     def digest(self) -> str:

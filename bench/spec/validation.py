@@ -17,19 +17,20 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from torch import nn
 
 from attacks import ATTACKS
+from attacks.norms import Norm
 from attacks.threats import THREATS, Axis, ThreatModel
-from bench.data import DATASETS, parse_dataset_name
+from bench.data import DATASETS, content_fingerprint, parse_dataset_name, split_dataset_names
 from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
-from bench.errors import UnknownNameError, UserError
+from bench.errors import DataUnavailableError, UnknownNameError, UserError
 from bench.external_classifiers import ExternalClassifier, from_checkpoint, from_module
 from bench.models import ARCHS
 from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
 from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
-                              DEFAULT_LAMBDAS, LABEL, PRETRAINED, SCALARS, TOP_KEYS, USE, ZOO_PREFIX, Block, Component, Spec,
-                              SpecError)
+                              DEFAULT_LAMBDAS, LABEL, MAX_NAME, PRETRAINED, SCALARS, SEEDS, TOP_KEYS, USE, ZOO_PREFIX,
+                              Block, Component, Spec, SpecError)
 from defenses import DEFENSES, parse_stack
 
 #: How a block gives values to an axis a threat adds.
@@ -63,6 +64,7 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     threads = scalars.get("threads")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads}")
+    seeds = _seeds(doc)
     draws = scalars.get("draws", DEFAULT_DRAWS)
     if draws < 1:
         raise SpecError(f"draws must be >= 1 (evaluations of a randomized stack), got {draws}")
@@ -91,14 +93,15 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers, draws=draws)
+                classifiers=classifiers, draws=draws, seeds=seeds, data=_data_fingerprints(blocks))
     _check_constructible(spec)
+    _check_linf_eps(spec)
     return spec
 
 
 def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], defenses: dict[str, Component],
            attacks: dict[str, Component], threats: dict[str, Component], classifiers: Mapping[str, ExternalClassifier]) -> Block:
-    axes = {k: _str_list(doc.get(k, AXIS_DEFAULTS.get(k, [])), f"{k} in {where}") for k in AXIS_DEFAULTS}
+    axes = {k: _str_list(_axis_value(doc, k), f"{k} in {where}") for k in AXIS_DEFAULTS}
     for dataset in axes["datasets"]:
         _lookup(DATASETS, parse_dataset_name(dataset)[0], f"datasets in {where}")
     for arch in axes["archs"]:
@@ -159,6 +162,41 @@ def _check_stacks(block: Block, models: Mapping[str, ThreatModel], defenses: Map
             if why is not None:
                 raise SpecError(f"{where}: stack {stack!r} with threat {threat!r}: {why}; give this block other defenses, "
                                 "or the threat a [[matrix]] block of its own")
+
+
+def _axis_value(doc: Mapping[str, Any], axis: str) -> Any:
+    """The axis' list, or its comma-separated string (a flag's) split; ``npz:TRAIN,TEST`` stays one dataset."""
+    value = doc.get(axis, AXIS_DEFAULTS.get(axis, []))
+    return split_dataset_names(value) if axis == "datasets" and isinstance(value, str) else value
+
+
+def _data_fingerprints(blocks: Sequence[Block]) -> dict[str, str]:
+    """The content digests of the local datasets (npz, imagefolder): a changed file makes another spec.
+
+    A file not there yet is left out: nothing can run on it, and planning says
+    so, while the spec still validates (``--dry-run`` on another machine).
+    """
+    fingerprints = {}
+    for name in sorted({d for b in blocks for d in b.datasets}):
+        try:
+            fingerprint = content_fingerprint(name)
+        except DataUnavailableError:
+            continue
+        if fingerprint is not None:
+            fingerprints[name] = fingerprint
+    return fingerprints
+
+
+def _check_linf_eps(spec: Spec) -> None:
+    """An L-inf eps above 1 bounds nothing on [0, 1] pixels: almost always 8 meant for 8/255."""
+    for block in spec.blocks:
+        for label in block.attacks:
+            eps = block.eps or spec.attack_eps.get(label) or spec.default_eps or ()
+            attack = _construct(ATTACKS, spec.attacks.get(label, Component(label, label)), "attack")
+            too_big = [e for e in eps if e > 1.0]
+            if too_big and attack.norm is Norm.LINF:
+                raise SpecError(f"eps {too_big[0]:g} for the L-inf attack {label!r}: pixels are in [0, 1], so an L-inf eps "
+                                f"above 1 bounds nothing; give a fraction such as \"{too_big[0]:g}/255\"")
 
 
 def _check_constructible(spec: Spec) -> None:
@@ -316,14 +354,28 @@ def _check_label(label: str, where: str) -> None:
 
 
 def check_name(name: str, where: str) -> str:
-    if not isinstance(name, str) or not LABEL.match(name):
-        raise SpecError(f"{where} {name!r} must be letters, digits, '_', '.', '-' (it names the results file)")
+    if not isinstance(name, str) or not LABEL.match(name) or len(name) > MAX_NAME:
+        shown = repr(name) if len(repr(name)) <= 60 else f"{repr(name)[:40]}... ({len(name)} characters)"
+        raise SpecError(f"{where} {shown} must be 1 to {MAX_NAME} letters, digits, '_', '.', '-' (it names the results file)")
     return name
 
 
+def _seeds(doc: Mapping[str, Any]) -> tuple[int, ...]:
+    """``seeds = [0, 1, 2]``: distinct seeds >= 0, and not beside ``seed``."""
+    if SEEDS not in doc:
+        return ()
+    if "seed" in doc:
+        raise SpecError("give seed (one run) or seeds (the matrix once per seed), not both; drop one of them")
+    seeds = doc[SEEDS]
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise SpecError(f"seeds must be a non-empty list of integers >= 0, e.g. seeds = [0, 1, 2]; got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise SpecError(f"seeds lists a seed twice: {seeds}; give each seed once")
+    return tuple(seeds)
+
+
 def _scalar(value: Any, key: str, kind: type) -> Any:
-    if kind is int and isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise SpecError(f"{key} must be {'an integer' if kind is int else 'a string'}, got {value!r}")
     return value

@@ -20,6 +20,12 @@ _SPECIALS = str.maketrans({"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": 
                            "\n": " "})
 _TABLE_NUMBER = re.compile(r"^(Table|Figure)\s+\d+[a-z]?\s*(data)?\s*:\s*", re.IGNORECASE)
 PREAMBLE = r"\usepackage{booktabs}"
+_UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def label(*parts: str) -> str:
+    """A ``\\label`` key ``tab:...`` made of ``parts`` (characters LaTeX takes in a label only)."""
+    return "tab:" + _UNSAFE_LABEL.sub("-", "-".join(parts)).strip("-")
 
 
 def escape(text: str) -> str:
