@@ -16,6 +16,10 @@ surrogate (BPDA, unrolling) and the loss need not rise along the iterates:
   misclassified at any iterate is returned misclassified (AutoAttack's rule).
 - a given ``start`` for the first restart, e.g. an attack crafted against the
   classifier alone, so the iterates begin where that attack ended.
+
+``with_trace`` attaches an ``attacks.trace.AttackTrace`` that records each
+step's per-example loss, margin and gradient availability (the first
+restart's), for the audit's indicators of attack failure.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from attacks.base import Attack, Target
 from attacks.losses import LOSSES, AttackLoss, margins
 from attacks.norms import Norm, ascent_direction, project, random_start
 from attacks.registry import ATTACKS
+from attacks.trace import AttackTrace
 from bench.choice import Choice
 from bench.errors import InvalidInputError
 
@@ -54,6 +59,7 @@ def iterate(
     momentum: float | None = None,
     accumulate: Accumulate = Accumulate.L1,
     keep_best: bool = False,
+    trace: AttackTrace | None = None,
 ) -> torch.Tensor:
     """``steps`` ascent steps of ``loss`` from ``start`` (momentum: MIM's velocity, fed as ``accumulate`` says).
 
@@ -61,18 +67,24 @@ def iterate(
     to the eps-box intersected with [0, 1] (computed once): the same values
     as ``project`` gives, with no allocation per step.  ``keep_best``: return
     each example's highest-margin iterate (``start`` and the last included).
+    ``trace``: record each step's per-example loss, margin and gradient availability.
     """
     x_adv = start.detach().clone()
     velocity = torch.zeros_like(x) if momentum is not None else None
     box = ((x - eps).clamp_(min=0.0), (x + eps).clamp_(max=1.0)) if norm is Norm.LINF else None
     best = BestIterate(x_adv) if keep_best else None
-    recorded = RecordedLogits(target) if keep_best else target
+    recorded = RecordedLogits(target) if keep_best or trace is not None else target
+    if trace is not None:
+        trace.begin()
     for _ in range(steps):
         x_adv.requires_grad_(True)
-        if best is not None:
+        if recorded is not target:
             recorded.logits = None
-        grad = torch.autograd.grad(loss(recorded, x_adv, y).sum(), x_adv)[0]
+        losses = loss(recorded, x_adv, y)
+        grad = torch.autograd.grad(losses.sum(), x_adv)[0]
         x_adv.requires_grad_(False)
+        if trace is not None:
+            trace.record(losses, recorded.logits, y, grad)
         if best is not None:
             best.offer(x_adv, recorded.logits, y)
         if velocity is not None:
@@ -131,6 +143,7 @@ class IterativeAttack(Attack):
     accumulate: Accumulate = Accumulate.L1
     keep_best: bool = False
     start: torch.Tensor | None = None
+    trace: AttackTrace | None = None
 
     def __init__(self, steps: int = 40, step_size: float | None = None, rel_step: float = 2.5, restarts: int = 1,
                  random_start: bool = True, loss: str = "ce", norm: Norm | str | None = None) -> None:
@@ -154,6 +167,12 @@ class IterativeAttack(Attack):
         clone.keep_best, clone.start = keep_best, start
         return clone
 
+    def with_trace(self, trace: AttackTrace | None) -> "IterativeAttack":
+        """A copy recording its first restart's steps into ``trace``."""
+        clone = copy.copy(self)
+        clone.trace = trace
+        return clone
+
     def step_for(self, eps: float) -> float:
         """The given step size, or Madry's rule ``rel_step * eps / steps``."""
         return self.step_size if self.step_size is not None else self.rel_step * eps / self.steps
@@ -166,7 +185,8 @@ class IterativeAttack(Attack):
             xs, ys = x[idx], y[idx]
             x_adv = iterate(target, xs, ys, eps=eps, step_size=self.step_for(eps), steps=self.steps, norm=self.norm,
                             loss=self.loss, start=self._start(restart, x, idx, eps, generator), momentum=self.momentum,
-                            accumulate=self.accumulate, keep_best=self.keep_best)
+                            accumulate=self.accumulate, keep_best=self.keep_best,
+                            trace=self.trace if restart == 0 else None)
             best[idx] = x_adv
             if restart == self.restarts - 1:
                 break

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["evaluate", "load_classifier", "load_dataset", "load_results"]
+__all__ = ["audit", "evaluate", "load_classifier", "load_dataset", "load_results"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,6 +29,10 @@ def __getattr__(name: str) -> Any:
         from bench.evaluation import evaluate
 
         return evaluate
+    if name == "audit":
+        from bench.auditing.api import audit
+
+        return audit
     raise AttributeError(f"module 'bench' has no attribute {name!r}")
 
 

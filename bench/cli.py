@@ -9,26 +9,28 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
 from attacks import ATTACKS
 from attacks.threats import THREATS
 from bench.atomic import write_text_atomic
+from bench.auditing.frame import audit_frame, verdict_text
 from bench.cache import ArtifactCache
 from bench.catalog import catalog, defense_flags
 from bench.classifiers import ClassifierId, obtain_classifier
 from bench.data import DATASETS, load_dataset
 from bench.device import resolve_device
 from bench.errors import UserError
-from bench.export import export
+from bench.export import export, render
 from bench.models import ARCHS
 from bench.plan_records import job_lines
 from bench.recipes import RECIPES
 from bench.report import render_report
 from bench.run import RunOptions, run_spec
 from bench.run_summary import summary_text
-from bench.spec import checkpoint_overrides, load_spec
+from bench.spec import audited, checkpoint_overrides, load_spec
 from bench.store import done_keys
 from defenses import DEFENSES
 
@@ -93,7 +95,7 @@ SCALAR_FLAGS = ("n", "seed", "device")
 QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
 
-def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) -> int:
+def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str], audit: bool = False) -> int:
     if args.jobs and not args.dry_run:
         raise UserError("--jobs lists the jobs of a dry run and runs nothing; add --dry-run")
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
@@ -101,6 +103,8 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
     if args.checkpoint is not None:
         overrides.update(checkpoint_overrides(args.arch, args.checkpoint, args.recipe))
     spec = load_spec(spec_path, overrides=overrides, assignments=args.set or (), name=args.name)
+    if audit:
+        spec = audited(spec) if args.name is None else replace(audited(spec), name=spec.name)
     options = RunOptions(results=args.results, executor=args.executor, ray_address=args.ray_address, dry_run=args.dry_run,
                          argv=list(argv))
     summary = run_spec(spec, options)
@@ -115,6 +119,8 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str]) 
             print(f"note: {dataset}: job keys are provisional, as {why}", file=sys.stderr)
         return 0
     print(summary_text(summary.path))
+    if summary.plan.spec.audits:
+        print("\naudit:\n" + verdict_text(audit_frame(summary.path)))
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
     print(f"\njobs: {counts} ({summary.ran} run now)")
     for label, error in summary.failures:
@@ -129,6 +135,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run(args.spec, args, args.argv)
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The matrix of the spec (cached work is reused) and the audit of each of its (classifier, stack)."""
+    return _run(args.spec, args, args.argv, audit=True)
+
+
 def cmd_main(args: argparse.Namespace) -> int:
     """The main job: configs/quick.toml end to end (training included), then its report."""
     args.report = True
@@ -136,7 +147,10 @@ def cmd_main(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    text = export(args.results, args.format, all_columns=args.all_columns)
+    if args.what == "audit":
+        text = render(audit_frame(args.results), args.format, "Audit checks and verdicts", "audit")
+    else:
+        text = export(args.results, args.format, all_columns=args.all_columns)
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -236,16 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("run", help="run (or resume) a matrix from a spec file and/or flags")
-    p.add_argument("spec", nargs="?", type=Path, help="experiment spec (.toml); see configs/")
-    _add_run_flags(p)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--report", action="store_true", help="write the report after the run")
-    p.set_defaults(func=cmd_run)
+    for name, func, text in (("run", cmd_run, "run (or resume) a matrix from a spec file and/or flags"),
+                             ("audit", cmd_audit, "run a spec's matrix and audit each (classifier, stack): verdicts, "
+                                                  "worst-case numbers")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("spec", nargs="?", type=Path, help="experiment spec (.toml); see configs/")
+        _add_run_flags(p)
+        p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+        p.add_argument("--report", action="store_true", help="write the report after the run")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("export", help="export a results database as a table")
     p.add_argument("results", type=Path)
     p.add_argument("--format", required=True, choices=["csv", "json", "markdown", "latex"])
+    p.add_argument("--what", default="results", choices=["results", "audit"],
+                   help="results: one row per result; audit: one row per audit check and stack")
     p.add_argument("--all-columns", action="store_true",
                    help="every column the store keeps (keys, hashes, timings), not only the reader's")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")

@@ -29,11 +29,12 @@ from bench.store import results_rows
 from bench.worst import STACK_KEYS
 
 COLUMNS = ("dataset", "arch", "recipe", "seed", "defense", "n", "clean", "clean_ci_low", "clean_ci_high", "worst",
-           "worst_ci_low", "worst_ci_high", "worst_column", "worst_paper", "results", "complete", "audit", "run", "database",
-           "report")
+           "worst_ci_low", "worst_ci_high", "worst_column", "worst_paper", "results", "threats", "complete", "audit", "run",
+           "database", "report")
 DISPLAY = {"dataset": "Dataset", "classifier": "Classifier", "defense": "Defense", "n": "n", "clean": "Clean",
            "clean_ci": "Clean 95% CI", "worst": "Worst", "worst_ci": "Worst 95% CI", "worst_column": "Worst (column minimum)",
-           "worst_paper": "Worst (paper columns)", "results": "Results", "audit": "Audit", "run": "Run", "report": "Report"}
+           "worst_paper": "Worst (paper columns)", "results": "Results", "threats": "Threats", "audit": "Audit", "run": "Run",
+           "report": "Report"}
 
 
 class MismatchError(UserError):

@@ -42,6 +42,20 @@ def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k"
              results: str | os.PathLike | None = None, progress: bool = True, **spec_keys: Any) -> pd.DataFrame:
     """Accuracy of ``classifier`` under each defense stack and attack: one row per result (``bench.results`` documents the columns).
 
+    The arguments are those of ``run_evaluation``, which says what they mean.
+    """
+    return load_results(run_evaluation(classifier, dataset, defenses, attacks, threat, n, eps, arch=arch, seed=seed,
+                                       device=device, name=name, results=results, progress=progress, **spec_keys)).frame
+
+
+def run_evaluation(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k",
+                   defenses: DefenseEntry | Sequence[DefenseEntry] = ("none",), attacks: str | Sequence[str] = ("pgd",),
+                   threat: str | Sequence[str] = DEFAULT_THREAT, n: int | None = None,
+                   eps: float | str | Sequence[float | str] | None = None, *, arch: str | None = None, seed: int = 0,
+                   device: str = "auto", name: str | None = None, results: str | os.PathLike | None = None,
+                   progress: bool = True, **spec_keys: Any) -> Path:
+    """Run the matrix of ``classifier`` under each defense stack and attack; returns its results database.
+
     ``classifier`` is an ``nn.Module`` that maps [0, 1] pixels (N, C, H, W) to
     logits, normalisation inside (as RobustBench models do), or the path of a
     weights file of the registered ``arch``.  Each entry of ``defenses`` is a
@@ -85,7 +99,7 @@ def evaluate(classifier: nn.Module | str | os.PathLike, dataset: str = "mnist5k"
         raise EvaluationFailed(f"{len(summary.failures)} job(s) failed, first {label}: {error}. Tracebacks are in the jobs "
                                f"table of {summary.path}; the finished results are kept, so calling again runs only "
                                "what failed (bump a defense's VERSION when its code changes)")
-    return load_results(summary.path).frame
+    return summary.path
 
 
 def _names(value: str | Sequence[str]) -> list[str]:

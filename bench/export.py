@@ -28,15 +28,17 @@ import pandas as pd
 from bench.errors import UserError
 from bench import latex
 from bench.attack_names import attack_column
+from bench.jobs import LABEL_COLUMNS
 from bench.statistics import accuracy_interval
 from bench.store import results_rows, run_info
 
 EXPORT_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy",
                   "ci_low", "ci_high", "seconds")
+MEASURED_COLUMNS = ("draws", "accuracy_mean_draws", "accuracy_undefended", "purify_seconds_per_image", "eval_batch_size",
+                    "device", "classifier_key", "advset_key", "job_key", "finished")
 READER_COLUMNS = (*EXPORT_COLUMNS, "attack_name", "max_perturbation")
-EXTRA_COLUMNS = ("seed", "draws", "accuracy_mean_draws", "accuracy_undefended", "purify_seconds_per_image", "attack_base",
-                 "threat_model", "source_kind", "source_classifier", "eval_batch_size", "device", "classifier_key",
-                 "advset_key", "job_key", "finished")
+#: Every other label of a result (``bench.jobs.LABEL_COLUMNS``, the one definition the store writes too), then the rest.
+EXTRA_COLUMNS = (*(c for c in LABEL_COLUMNS if c not in EXPORT_COLUMNS), *MEASURED_COLUMNS)
 PERCENT_COLUMNS = ("accuracy", "accuracy_mean_draws", "accuracy_undefended")
 LATEX_FORMATS = {"eps": "g", "lam": "g", "max_perturbation": ".4g", "accuracy": ".2f", "ci_low": ".2f", "ci_high": ".2f",
                  "accuracy_mean_draws": ".2f", "accuracy_undefended": ".2f", "seconds": ".3g"}
@@ -87,7 +89,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _json(frame: pd.DataFrame, name: str) -> str:
+def _json(frame: pd.DataFrame, caption: str, key: str) -> str:
     return frame.to_json(orient="records", indent=1, date_format="iso") + "\n"
 
 
@@ -99,26 +101,32 @@ def _latex_text(column: str, value: Any) -> str:
     return latex.escape(str(value))
 
 
-def _latex(frame: pd.DataFrame, name: str) -> str:
+def _latex(frame: pd.DataFrame, caption: str, key: str) -> str:
     columns = list(frame.columns)
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in columns]
     rows = [[_latex_text(c, v) for c, v in zip(columns, row)] for row in frame.itertuples(index=False)]
     grouped = tuple(i for i, c in enumerate(columns) if c in LATEX_GROUPED)
     return latex.render(latex.LatexTable(header=columns, rows=rows, numeric=numeric, grouped=grouped,
-                                         caption=f"Accuracy (%) on the first n test examples, run {name}",
-                                         label=latex.label(name, "results")))
+                                         caption=caption, label=latex.label(key)))
 
 
-FORMATS: dict[str, Callable[[pd.DataFrame, str], str]] = {
-    "csv": lambda frame, name: frame.to_csv(index=False),
+FORMATS: dict[str, Callable[[pd.DataFrame, str, str], str]] = {  # (frame, caption, label key) -> text
+    "csv": lambda frame, caption, key: frame.to_csv(index=False),
     "json": _json,
-    "markdown": lambda frame, name: to_markdown(frame),
+    "markdown": lambda frame, caption, key: to_markdown(frame),
     "latex": _latex,
 }
 
 
-def export(path: Path | str, fmt: str, all_columns: bool = False) -> str:
-    """The results of ``path`` rendered as ``fmt`` (one of ``FORMATS``): the reader's columns, or ``all_columns``."""
+def render(frame: pd.DataFrame, fmt: str, caption: str = "purebench export", key: str = "export") -> str:
+    """``frame`` as ``fmt`` (one of ``FORMATS``); LaTeX gets ``caption`` and the label ``tab:KEY``."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    return FORMATS[fmt](export_frame(path, all_columns), str(run_info(path)["name"]))
+    return FORMATS[fmt](frame, caption, key)
+
+
+def export(path: Path | str, fmt: str, all_columns: bool = False) -> str:
+    """The results of ``path`` rendered as ``fmt`` (one of ``FORMATS``): the reader's columns, or ``all_columns``."""
+    name = str(run_info(path)["name"])
+    return render(export_frame(path, all_columns), fmt, f"Accuracy (%) on the first n test examples, run {name}",
+                  f"{name}-results")

@@ -8,7 +8,7 @@ in the results store is never run again (resume).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -17,12 +17,16 @@ import numpy as np
 from bench.classifiers import ClassifierId
 from bench.external_classifiers import ExternalClassifier
 
+#: The pseudo-attack of the unperturbed column that every stack gets.
+CLEAN = "clean"
+
 
 class JobKind(str, Enum):
     TRAIN = "train"  # base classifier -> checkpoint (cache kind "classifiers")
     FIT = "fit"  # defense stage on a classifier -> state (cache kind "defenses")
     CRAFT = "craft"  # attack under a threat model -> adversarial set (cache kind "advsets")
     EVALUATE = "evaluate"  # adversarial set (or clean inputs) through a stack -> correct flags
+    AUDIT = "audit"  # checks of one (classifier, stack) -> verdict rows (bench.auditing)
 
 
 class Status(str, Enum):
@@ -139,6 +143,10 @@ class ResultLabels:
     n: int
 
 
+#: The label columns of a result, in the store's results table, its plan and the exports.
+LABEL_COLUMNS = tuple(f.name for f in fields(ResultLabels))
+
+
 @dataclass(frozen=True)
 class EvaluateTask:
     classifier: ClassifierRef
@@ -150,7 +158,33 @@ class EvaluateTask:
     draws: int = 1  # purifications of a randomized stack; an example is correct only if correct on every draw
 
 
-Task = TrainTask | FitTask | CraftTask | EvaluateTask
+@dataclass(frozen=True)
+class AuditLabels:
+    """How an audit row is named in the store and in exports."""
+
+    dataset: str
+    arch: str
+    recipe: str
+    seed: int
+    defense: str
+    n: int
+
+
+@dataclass(frozen=True)
+class AuditTask:
+    """One part of the audit of a (classifier, stack): its checks read the adversarial sets ``crafts`` (by role)."""
+
+    part: str  # a bench.auditing.parts.Part value
+    classifier: ClassifierRef
+    stack: tuple[StageRef, ...]
+    labels: AuditLabels
+    crafts: tuple[tuple[str, CraftTask], ...]
+    params: dict[str, Any]  # the audit settings, the attack's eps and the classes, as the checks read them
+    seed: int
+    batch_size: int
+
+
+Task = TrainTask | FitTask | CraftTask | EvaluateTask | AuditTask
 
 
 @dataclass(frozen=True)

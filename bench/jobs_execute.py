@@ -24,8 +24,10 @@ import torch
 
 from attacks import ATTACKS
 from attacks.norms import perturbation_norms
-from bench.jobs import CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
+from bench.auditing.parts import run_part
 from bench.component_params import resolved_settings
+from bench.jobs import AuditTask, CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
+from bench.predictions import defended_predictions, predict_labels
 from bench.run_context import RunContext
 from defenses.timing import time_purification
 
@@ -59,40 +61,15 @@ def _craft(task: CraftTask, ctx: RunContext) -> JobOutput:
             "success_rate": float(advset.success.float().mean()) if len(advset.success) else 0.0}, None
 
 
-def _predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _purify_predict(model: torch.nn.Module, stack: Any, x: torch.Tensor, batch_size: int,
-                    device: torch.device) -> tuple[torch.Tensor, float]:
-    """Predictions on ``stack.purify(x)`` and the seconds purification took."""
-    _sync(device)
-    begin = time.perf_counter()
-    purified = []
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            purified.append(stack.purify(x[i : i + batch_size].to(device)).cpu())
-    _sync(device)
-    seconds = time.perf_counter() - begin
-    return _predict(model, torch.cat(purified), batch_size, device), seconds
-
-
 def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     model = ctx.classifier(task.classifier).model
     stack = ctx.stack(task.classifier, task.stack, task.seed)
     split = ctx.test_split(task.classifier.dataset, task.labels.n)
     x = split.x if task.advset is None else ctx.advset(task.advset).x_adv
-    undefended = _predict(model, x, task.batch_size, ctx.device) == split.y
+    undefended = predict_labels(model, x, task.batch_size, ctx.device) == split.y
     draws, purify_seconds = [], 0.0
-    for draw in range(task.draws):
-        torch.manual_seed(task.seed + draw)  # randomized stages draw the same noise in every run, other noise per draw
-        predicted, seconds = _purify_predict(model, stack, x, task.batch_size, ctx.device)
+    for draw in range(task.draws):  # randomized stages draw the same noise in every run, other noise per draw
+        predicted, seconds = defended_predictions(model, stack, x, task.batch_size, ctx.device, task.seed + draw)
         draws.append((predicted == split.y).numpy().astype(bool))
         purify_seconds = purify_seconds or seconds  # the first draw's: comparable with a deterministic stack's
     correct_draws = np.stack(draws)
@@ -115,8 +92,13 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     return details, result
 
 
+def _audit(task: AuditTask, ctx: RunContext) -> JobOutput:
+    checks, flags = run_part(task, ctx)
+    return {"checks": [check.row() for check in checks], "flags": flags}, None
+
+
 RUNNERS: dict[JobKind, Callable[[Task, RunContext], JobOutput]] = {
-    JobKind.TRAIN: _train, JobKind.FIT: _fit, JobKind.CRAFT: _craft, JobKind.EVALUATE: _evaluate,
+    JobKind.TRAIN: _train, JobKind.FIT: _fit, JobKind.CRAFT: _craft, JobKind.EVALUATE: _evaluate, JobKind.AUDIT: _audit,
 }
 
 

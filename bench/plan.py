@@ -29,6 +29,7 @@ from typing import Any, Iterable, Mapping
 from attacks import ATTACKS, attack_preset
 from attacks.iterative import IterativeAttack
 from attacks.threats import DEFAULT_THREAT, THREATS, Axis, ThreatModel
+from bench.auditing.planning import plan_audit
 from bench.classifiers import ClassifierId, classifier_key
 from bench.data import DatasetSplits, load_dataset
 from bench.data.metadata import DatasetInfo, dataset_info
@@ -243,6 +244,8 @@ class Planner:
             self._evaluate(ref, name, stages, None, ResultLabels(**base, defense=name, attack=CLEAN, attack_base=CLEAN,
                                                                  threat=CLEAN_THREAT, threat_model=CLEAN_THREAT, eps=0.0, lam=None,
                                                                  source=None, source_kind=None, source_classifier=None))
+            if block.audit:
+                plan_audit(self, ref, name, stages, n)
         threats = [self.spec.threats.get(t, Component(t, t)) for t in block.threats]
         models: dict[str, ThreatModel] = {comp.label: self._instance("threat", comp) for comp in threats}
         crafters = {None: (ref, dict(source=None, source_kind=None, source_classifier=None))}

@@ -17,7 +17,9 @@ from typing import Any, Mapping
 import torch
 
 from attacks import ATTACKS
+from attacks.iterative import IterativeAttack
 from attacks.threats import threat_model
+from attacks.trace import TRACE_TENSORS, AttackTrace, concat_traces
 from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
 from bench.data import DatasetSplits, Split, load_dataset
@@ -47,6 +49,7 @@ class AdvSet:
     success: torch.Tensor
     metadata: dict[str, Any]
     crafted_now: bool
+    trace: dict[str, torch.Tensor]  # an iterative attack's steps (``attacks.trace.TRACE_TENSORS``); empty for others
 
 
 def new_defense(stage: StageRef) -> Any:  # -> defenses.Defense
@@ -125,19 +128,20 @@ class RunContext:
         artifact = self.cache.load(ADVSETS, task.key)
         crafted_now = artifact is None
         if artifact is None:
-            x_adv, success, seconds = self._craft(task)
-            artifact = self._save_and_reload(ADVSETS, task.key, {"x_adv": x_adv, "success": success.to(torch.uint8)},
+            x_adv, success, trace, seconds = self._craft(task)
+            artifact = self._save_and_reload(ADVSETS, task.key, {"x_adv": x_adv, "success": success.to(torch.uint8), **trace},
                                              {"attack": task.attack.label, "threat": task.threat.label, "eps": task.eps,
                                               "lam": task.lam, "target": task.target.label(), "craft_seconds": seconds,
                                               "device": str(self.device)})
-        return AdvSet(artifact.tensors["x_adv"], artifact.tensors["success"].bool(), artifact.metadata, crafted_now)
+        trace = {name: artifact.tensors[name] for name in TRACE_TENSORS if name in artifact.tensors}
+        return AdvSet(artifact.tensors["x_adv"], artifact.tensors["success"].bool(), artifact.metadata, crafted_now, trace)
 
     def _save_and_reload(self, kind: str, key: str, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> Artifact:
         """Save, then use what the cache holds (the saved tensors, should another process be replacing the files)."""
         self.cache.save(kind, key, tensors, metadata)
         return self.cache.load(kind, key) or Artifact({k: v.detach().cpu() for k, v in tensors.items()}, metadata)
 
-    def _craft(self, task: CraftTask) -> tuple[torch.Tensor, torch.Tensor, float]:
+    def _craft(self, task: CraftTask) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], float]:
         model = self.classifier(task.target).model
         stack = self.stack(task.target, task.stack, task.seed) if task.stack is not None else None
         attack = ATTACKS.create(task.attack.base, **task.attack.params)
@@ -145,11 +149,14 @@ class RunContext:
         split = self.test_split(task.target.dataset, task.n)
         generator = torch.Generator(device=self.device).manual_seed(task.seed)
         begin = time.perf_counter()
-        xs, successes = [], []
+        xs, successes, traces = [], [], []
         for i in range(0, len(split), task.batch_size):
             x = split.x[i : i + task.batch_size].to(self.device)
             y = split.y[i : i + task.batch_size].to(self.device)
-            result = threat.craft(attack, model, stack, x, y, task.eps, lam=task.lam, generator=generator)
+            trace = AttackTrace()
+            traced = attack.with_trace(trace) if isinstance(attack, IterativeAttack) else attack
+            result = threat.craft(traced, model, stack, x, y, task.eps, lam=task.lam, generator=generator)
             xs.append(result.x_adv.detach().cpu())
             successes.append(result.success.cpu())
-        return torch.cat(xs), torch.cat(successes), time.perf_counter() - begin
+            traces.append(trace.tensors() if not trace.empty else {})
+        return torch.cat(xs), torch.cat(successes), concat_traces(traces), time.perf_counter() - begin

@@ -23,6 +23,7 @@ from bench.spec import CLEAN
 
 ROW = ["dataset", "arch", "recipe", "seed", "defense"]
 WORST = "worst"
+BASELINE = "baseline"  # the table of the threats in the baseline role (oblivious)
 
 
 def _column(row: pd.Series) -> str:
@@ -31,7 +32,7 @@ def _column(row: pd.Series) -> str:
 
 
 def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
-    """``oblivious``: accuracy per attack; ``threats``: lowest accuracy per threat; ``worst``: per stack (percent)."""
+    """``baseline``: accuracy per attack (oblivious); ``threats``: lowest accuracy per threat; ``worst``: per stack (percent)."""
     frame = results_frame(path)
     tables: dict[str, pd.DataFrame] = {}
     if frame.empty:
@@ -42,7 +43,7 @@ def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
         columns = oblivious.apply(_column, axis=1)
         table = oblivious.assign(column=columns).pivot_table(index=ROW, columns="column", values="accuracy", sort=False)
         table.columns.name = None
-        tables["oblivious"] = table
+        tables[BASELINE] = table
     others = frame[~baseline]
     if not others.empty:
         table = others.pivot_table(index=ROW, columns="threat", values="accuracy", aggfunc="min", sort=False)
@@ -62,7 +63,7 @@ def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
     return tables
 
 
-TITLES = {"oblivious": "accuracy (%), oblivious threat", "threats": "lowest accuracy (%) per threat",
+TITLES = {BASELINE: "accuracy (%), oblivious threat", "threats": "lowest accuracy (%) per threat",
           WORST: "worst case (%): examples correct under every result of the stack, with the paired gain over none"}
 
 

@@ -8,13 +8,18 @@ Tables:
 - ``sessions``: each invocation: dates, pid, host, executor, device, argv,
   library versions, code revision, how it ended.
 - ``plan_jobs``: the jobs of the current plan (what a complete run contains;
-  a partial run's report can say what is missing).
+  a partial run's report can say what is missing), each evaluate job with the
+  labels its result will carry (``labels_json``, the ``ResultLabels`` fields),
+  so a missing cell is placed in its table from stored columns.
 - ``jobs``: every finished job: status (done, failed, skipped), error,
   seconds, dates, device, details (JSON).
 - ``results``: one row per evaluate job; ``flags``: its per-example correct
   flags after the defense (on every draw) and without it, bit-packed.
 - ``draws``: for a randomized stack evaluated over several draws, the flags
   of each draw (draws x n, bit-packed) and their mean accuracy.
+- ``audit``: one row per check of each audit job (``bench.auditing``): verdict,
+  value, threshold, evidence; the per-stack ``overall`` row is derived from
+  these and the results when read (``bench.auditing.frame``).
 
 A job's outcome is written in one transaction (job row, result row, flags), so
 a crash leaves either all of it or none.  Primary keys make a second write of
@@ -39,7 +44,7 @@ import numpy as np
 
 from bench.atomic import check_writable_file
 from bench.errors import UserError
-from bench.jobs import EvaluateTask, Job, Outcome, Status
+from bench.jobs import AuditTask, EvaluateTask, Job, Outcome, Status
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
@@ -53,7 +58,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, finished TEXT, pid INTEGER, host TEXT,
     executor TEXT, device TEXT, argv TEXT, versions_json TEXT, code_revision TEXT, outcome TEXT);
 CREATE TABLE IF NOT EXISTS plan_jobs (
-    key TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, deps_json TEXT NOT NULL);
+    key TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, deps_json TEXT NOT NULL,
+    labels_json TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'skipped')), error TEXT,
@@ -73,6 +79,11 @@ CREATE TABLE IF NOT EXISTS flags (
 CREATE TABLE IF NOT EXISTS draws (
     job_key TEXT PRIMARY KEY REFERENCES results(job_key), draws INTEGER NOT NULL, n INTEGER NOT NULL,
     accuracy_mean REAL NOT NULL, correct BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    job_key TEXT NOT NULL REFERENCES jobs(key), part TEXT NOT NULL, dataset TEXT NOT NULL, arch TEXT NOT NULL,
+    recipe TEXT NOT NULL, seed INTEGER NOT NULL, defense TEXT NOT NULL, n INTEGER NOT NULL, classifier_key TEXT NOT NULL,
+    "check" TEXT NOT NULL, verdict TEXT NOT NULL, value REAL, threshold REAL, evidence TEXT NOT NULL,
+    PRIMARY KEY (job_key, "check"));
 """
 
 
@@ -94,6 +105,15 @@ def unpack_flags(blob: bytes, n: int) -> np.ndarray:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _labels_json(job: Job) -> str | None:
+    """The result labels an evaluate job will store (None for the other kinds)."""
+    return json.dumps(asdict(job.task.labels)) if isinstance(job.task, EvaluateTask) else None
+
+
+def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -186,9 +206,8 @@ ADDED_RESULT_COLUMNS = {"max_perturbation": "REAL"}
 
 
 def _add_missing_columns(c: sqlite3.Connection) -> None:
-    present = {row[1] for row in c.execute("PRAGMA table_info(results)")}
     for column, kind in ADDED_RESULT_COLUMNS.items():
-        if column not in present:
+        if not _has_column(c, "results", column):
             c.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
 
 
@@ -208,6 +227,8 @@ class Store:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            if not _has_column(c, "plan_jobs", "labels_json"):  # a database from before the column: record_plan fills it
+                c.execute("ALTER TABLE plan_jobs ADD COLUMN labels_json TEXT")
             _add_missing_columns(c)
         self.session_id: int | None = None
 
@@ -259,8 +280,9 @@ class Store:
         """Replace the list of planned jobs (same content when two processes run the same spec)."""
         with self.transaction() as c:
             c.execute("DELETE FROM plan_jobs")
-            c.executemany("INSERT INTO plan_jobs VALUES (?, ?, ?, ?, ?)",
-                          [(j.key, i, j.kind.value, j.label, json.dumps(list(j.deps))) for i, j in enumerate(jobs)])
+            c.executemany("INSERT INTO plan_jobs VALUES (?, ?, ?, ?, ?, ?)",
+                          [(j.key, i, j.kind.value, j.label, json.dumps(list(j.deps)), _labels_json(j))
+                           for i, j in enumerate(jobs)])
 
     # -- jobs ------------------------------------------------------------------
 
@@ -282,6 +304,16 @@ class Store:
                  outcome.finished, outcome.device, self.session_id, json.dumps(outcome.details, default=str)))
             if outcome.status is Status.DONE and outcome.result is not None and isinstance(job.task, EvaluateTask):
                 self._insert_result(c, job, outcome)
+            if outcome.status is Status.DONE and isinstance(job.task, AuditTask):
+                self._insert_checks(c, job, outcome)
+
+    def _insert_checks(self, c: sqlite3.Connection, job: Job, outcome: Outcome) -> None:
+        task: AuditTask = job.task  # type: ignore[assignment]
+        labels = asdict(task.labels)
+        for check in outcome.details.get("checks", ()):
+            row = {"job_key": job.key, "part": task.part, **labels, "classifier_key": task.classifier.key, **check}
+            columns = ", ".join(f'"{k}"' for k in row)
+            c.execute(f"INSERT OR IGNORE INTO audit ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
     def _insert_result(self, c: sqlite3.Connection, job: Job, outcome: Outcome) -> None:
         task: EvaluateTask = job.task  # type: ignore[assignment]
@@ -372,12 +404,30 @@ def draw_flags_of(path: Path | str, job_keys: Iterable[str]) -> dict[str, np.nda
         conn.close()
 
 
-def job_rows(path: Path | str) -> list[dict[str, Any]]:
-    """Every planned job with its status (``pending`` when it has not finished yet)."""
+def audit_rows(path: Path | str) -> list[dict[str, Any]]:
+    """Check rows of the current plan's audit jobs, in plan order, each with its job's details (JSON)."""
     conn = open_readonly(path)
     try:
+        if not has_table(conn, "audit"):
+            return []
+        query = ("SELECT a.*, j.details_json FROM audit a JOIN plan_jobs p ON p.key = a.job_key JOIN jobs j ON j.key = a.job_key "
+                 "ORDER BY p.position, a.rowid")
+        return [dict(r) for r in conn.execute(query)]
+    finally:
+        conn.close()
+
+
+def job_rows(path: Path | str) -> list[dict[str, Any]]:
+    """Every planned job with its status (``pending`` when it has not finished yet) and, for evaluate jobs, its labels.
+
+    ``labels_json`` is None in a database whose plan was recorded before that column existed.
+    """
+    conn = open_readonly(path)
+    try:
+        labels = "p.labels_json" if _has_column(conn, "plan_jobs", "labels_json") else "NULL AS labels_json"
         query = ("SELECT p.key, p.kind, p.label, COALESCE(j.status, 'pending') AS status, j.error, j.seconds, j.started, "
-                 "j.finished, j.device, j.details_json FROM plan_jobs p LEFT JOIN jobs j ON j.key = p.key ORDER BY p.position")
+                 f"j.finished, j.device, j.details_json, {labels} FROM plan_jobs p LEFT JOIN jobs j ON j.key = p.key "
+                 "ORDER BY p.position")
         return [dict(r) for r in conn.execute(query)]
     finally:
         conn.close()

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from attacks.threats import Role, role_of
+from bench.jobs import CLEAN
 from bench.statistics import flags_interval, paired_comparison
 
-CLEAN = "clean"
 NONE_STACK = "none"
 DONE = "done"
 PAPER_WORST_BASES = frozenset({"clean", "pgd", "cw", "deepfool", "mim"})  # Table 3's "Worst": Clean, PGD, C&W, DF, MIM
@@ -127,6 +127,7 @@ def stack_worst(results: pd.DataFrame, flags: Flags) -> pd.DataFrame:
         rows.append({**dict(zip(STACK_KEYS, key)), "n": worst.n if worst else math.nan,
                      "draws": max((np.shape(f)[0] if np.ndim(f) == 2 else 1 for f in stack_flags), default=math.nan),
                      "results": len(done), "complete": len(done) == len(group),
+                     "threats": ", ".join(sorted(set(done.loc[done["attack"] != CLEAN, "threat"]))),
                      "clean": _pct(clean_ci, "value"), "clean_ci_low": _pct(clean_ci, "low"),
                      "clean_ci_high": _pct(clean_ci, "high"), "clean_mean_draws": mean_over_draws(clean_flags),
                      "worst": _pct(worst, "value"), "worst_ci_low": _pct(worst, "low"), "worst_ci_high": _pct(worst, "high"),

@@ -38,13 +38,13 @@ def test_leaderboard_across_two_databases(two_runs):
     assert mine["worst_ci_low"] < 75.0 < mine["worst_ci_high"] and mine["run"] == "second"
     assert board.set_index("defense").loc["none", "database"] == str(two_runs[0])
     assert board["audit"].isna().all()  # no audit ran
+    assert set(board["threats"]) == {"oblivious"} and set(board["results"]) == {2}  # what each worst case covers
 
 
 def test_audit_verdicts_are_read_where_an_audit_ran(two_runs):
-    conn = sqlite3.connect(two_runs[1])
-    conn.execute('CREATE TABLE audit (job_key TEXT, dataset TEXT, arch TEXT, recipe TEXT, seed INTEGER, defense TEXT, '
-                 '"check" TEXT, verdict TEXT)')
-    conn.executemany("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    conn = sqlite3.connect(two_runs[1])  # the store's audit table, as bench.auditing writes it
+    conn.executemany('INSERT INTO audit (job_key, part, dataset, arch, recipe, seed, defense, n, classifier_key, "check", '
+                     "verdict, evidence) VALUES (?, 'declared', ?, ?, ?, ?, ?, 4, 'k', ?, ?, '')",
                      [("a", "mnist5k", "smallcnn", "madry", 0, "mine", "gradients", "pass"),
                       ("a", "mnist5k", "smallcnn", "madry", 0, "mine", "randomness", "warn"),
                       ("a", "mnist5k", "smallcnn", "madry", 0, "mine", "transfer", "skipped")])

@@ -7,7 +7,7 @@ import csv
 import json
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +28,6 @@ from bench.report.comparisons import comparisons_table
 from bench.report.headline import headline_table
 from bench.report.matrix import GAIN_PERCENT, GAIN_POINTS, WORST, WORST_CI, WORST_PAPER, table1, table3
 from bench.report.model import BEST, MISSING, PARTIAL
-from bench.report.plan_labels import parse_evaluate_label
 from bench.report.settings import attack_settings, defense_settings, preset_origin
 from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
 from bench.report.timing import EVALUATION, EVALUATION_BATCH, SINGLE, SINGLE_CPU, SINGLE_SD, STAGES, TRAINING, table2
@@ -550,24 +549,27 @@ def test_names_render_as_text_everywhere(tmp_path, monkeypatch):
     assert r"a\textless{}b\textgreater{}\&c \$" in (index.parent / "mnist5k-table3.tex").read_text()
 
 
-def test_planner_labels_parse_back():
-    """The planner's own labels (a stand-in dataset of 20 blank images keeps planning instant)."""
-    import torch
-
+def test_missing_cells_carry_the_labels_the_plan_stored(tmp_path):
+    """A pending cell is placed from stored columns (a stand-in dataset of 20 blank images keeps planning instant)."""
     from bench.data import DatasetSplits, Split
     from bench.plan import build_plan
     from bench.spec import load_spec
+    from bench.store import Store
 
     blank = Split(torch.zeros(20, 1, 28, 28), torch.zeros(20, dtype=torch.long))
     spec = load_spec(overrides={"recipes": ["natural"], "defenses": ["aid"], "attacks": ["pgd"], "threats": ["auxaware", "transfer"],
                                 "sources": ["same", "lenet"], "lam": [0.5], "n": 10})
     plan = build_plan(spec, {"mnist5k": DatasetSplits("mnist5k", blank, blank, 10, "blank")})
-    jobs = [j for j in plan.ordered() if j.kind is JobKind.EVALUATE]
-    assert len(jobs) == 4
-    for job in jobs:
-        labels = job.task.labels
-        assert parse_evaluate_label(job.label) == {k: getattr(labels, k) for k in (
-            "defense", "dataset", "arch", "recipe", "seed", "attack", "threat", "eps", "lam", "source")}
+    store = Store(tmp_path / "pending.sqlite")
+    store.register_run(name="p", spec_digest="d", spec_json="{}", spec_text="", seed=0, n=10, device="cpu")
+    store.record_plan(plan.ordered())
+    store.close()
+    jobs = {j.key: j for j in plan.ordered() if j.kind is JobKind.EVALUATE}
+    cells = load_report_data(tmp_path / "pending.sqlite").cells
+    assert len(jobs) == 4 and sorted(cells["job_key"]) == sorted(jobs) and set(cells["status"]) == {"pending"}
+    for cell in cells.to_dict("records"):
+        labels = asdict(jobs[cell["job_key"]].task.labels)
+        assert {k: None if pd.isna(cell[k]) else cell[k] for k in labels} == labels
 
 
 def test_not_a_results_database(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 from bench.export import EXPORT_COLUMNS, FORMATS, READER_COLUMNS, export, results_frame
 from bench.jobs import (ClassifierRef, EvalResult, EvaluateTask, Job, JobKind, Outcome, ResultLabels, StageRef, Status,
                         TrainTask)
-from bench.store import SpecMismatchError, Store, check_resumable, flags_of, job_rows, pack_flags, run_info, unpack_flags
+from bench.store import SCHEMA, SpecMismatchError, Store, check_resumable, flags_of, job_rows, pack_flags, run_info, unpack_flags
 
 REF = ClassifierRef("mnist5k", "smallcnn", "natural", "natural", {}, 0, "ckey")
 
@@ -67,6 +68,26 @@ def test_round_trip_and_no_duplicates(store):
     assert correct.tolist() == [False, True, False, False, True] and undefended.all()
     assert {r["status"] for r in job_rows(store.path)} == {"done"}
     assert run_info(store.path)["sessions"][0]["executor"] == "local"
+
+
+def test_the_plan_stores_each_evaluate_jobs_labels(store):
+    train = Job("train-ckey", JobKind.TRAIN, "train", (), TrainTask(REF))
+    store.record_plan([train, eval_job("e1", "pgd", 0.3)])
+    rows = {r["key"]: r["labels_json"] for r in job_rows(store.path)}
+    assert rows["train-ckey"] is None and json.loads(rows["e1"]) == asdict(labels("pgd", 0.3))
+
+
+def test_a_database_from_before_the_labels_column_gains_it(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SCHEMA.replace(",\n    labels_json TEXT", ""))
+        conn.execute("INSERT INTO run VALUES (1, 'old', 'd1', '{}', '', 0, 5, 'cpu', 'then', 1)")
+        conn.execute("INSERT INTO plan_jobs VALUES ('e1', 0, 'evaluate', 'evaluate pgd', '[]')")
+    assert [r["labels_json"] for r in job_rows(path)] == [None]  # read as it is: its missing cells have no labels
+    store = Store(path)
+    store.record_plan([eval_job("e1", "pgd", 0.3)])
+    store.close()
+    assert json.loads(job_rows(path)[0]["labels_json"])["attack"] == "pgd"
 
 
 def test_failed_job_is_retried_but_done_is_final(store):

@@ -1,7 +1,7 @@
 """A results database read into pandas for the report: every planned evaluate cell, done or missing.
 
 ``cells`` has one row per evaluate job of the current plan: the stored result
-when the job is done, otherwise the labels parsed from the plan with status
+when the job is done, otherwise the labels the plan stored for it with status
 ``pending``, ``failed`` or ``skipped`` and no accuracy, so every table can
 show what is missing instead of silently dropping it.
 """
@@ -18,10 +18,8 @@ import pandas as pd
 
 from attacks.threats import role_of
 from bench.errors import UserError
-from bench.plan_sources import SourceError, TransferSource, parse_source
 from bench.attack_names import attack_column
 from bench.report.names import eps_text, section_of
-from bench.report.plan_labels import parse_evaluate_label
 from bench.store import draw_flags_of, flags_of, job_rows, results_rows, run_info
 
 DONE = "done"
@@ -67,25 +65,21 @@ def load_report_data(path: Path | str) -> ReportData:
     run = run_info(path)
     spec = json.loads(run.get("spec_json") or "{}")
     jobs = pd.DataFrame(job_rows(path), columns=["key", "kind", "label", "status", "error", "seconds", "started", "finished",
-                                                 "device", "details_json"])
+                                                 "device", "details_json", "labels_json"])
     done = pd.DataFrame(results_rows(path)).assign(status=DONE, error=None)
-    missing = _missing_cells(jobs, spec)
+    missing = _missing_cells(jobs)
     frames = [f for f in (done, missing) if not f.empty]
     cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["dataset", "job_key", "status"])
     return ReportData(path, run, spec, _with_names(cells, spec), jobs)
 
 
-def _missing_cells(jobs: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
-    """Evaluate jobs of the plan without a result, as cells with their labels and status."""
+def _missing_cells(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Evaluate jobs of the plan without a result, as cells with their stored labels and status."""
     rows = []
     for job in jobs[(jobs["kind"] == EVALUATE) & (jobs["status"] != DONE)].itertuples():
-        labels = parse_evaluate_label(job.label)
-        if labels is None:
-            continue  # listed with the missing jobs in the provenance section all the same
-        attack_base = _base(spec, "attacks", labels["attack"])
-        threat_model = _base(spec, "threats", labels["threat"])
-        rows.append({**labels, "job_key": job.key, "status": job.status, "error": job.error, "attack_base": attack_base,
-                     "threat_model": threat_model, "source_kind": _source_kind(labels["source"], labels["arch"]),
+        if not isinstance(job.labels_json, str):
+            continue  # a plan recorded before labels were stored: listed with the missing jobs in the provenance section
+        rows.append({**json.loads(job.labels_json), "job_key": job.key, "status": job.status, "error": job.error,
                      "accuracy": np.nan, "accuracy_undefended": np.nan})
     return pd.DataFrame(rows)
 
@@ -100,16 +94,6 @@ def _attack_params(recorded: object, spec: dict[str, Any], label: str) -> dict[s
     if isinstance(recorded, str) and recorded:
         return json.loads(recorded)
     return dict(spec.get("attacks", {}).get(label, {}).get("params", {}))
-
-
-def _source_kind(source: str | None, target_arch: str) -> str | None:
-    if source is None:
-        return None
-    try:
-        parsed = parse_source(source)
-    except SourceError:
-        return None
-    return TransferSource.kind(parsed.arch or target_arch, target_arch)
 
 
 def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from attacks.threats import Role
+from bench.jobs import CLEAN
 from bench.report.headline import interval_text, n_label, stack_frame
 from bench.report.layout import best_marks, lacking_summary, main_eps, ordered_rows, status_tip
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, PARTIAL, ReportTable
-from bench.report.names import CLEAN, NONE_STACK, SECTION_ORDER, column_rank, slug
+from bench.report.names import NONE_STACK, SECTION_ORDER, column_rank, slug
 from bench.worst import gain, paper_worst
 
 WORST_PAPER = "Worst (paper columns)"

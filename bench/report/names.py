@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-CLEAN = "clean"
 NONE_STACK = "none"
 NATURAL = "natural"
 COLUMN_ORDER = ("clean", "pgd", "cw", "deepfool", "mim", "autoattack")

@@ -18,6 +18,7 @@ import jinja2
 
 from bench.atomic import output_dir, write_text_atomic
 from bench.report.adaptive import table_adaptive
+from bench.report.audit import audit_tables
 from bench.report.blackbox import table4
 from bench.report.comparisons import comparisons_table
 from bench.report.figures import lambda_figure, sweep_figure
@@ -52,6 +53,8 @@ def _with_figures(tables: list[ReportTable], out_dir: Path) -> list[ReportTable 
 def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSection:
     """The tables and figures of one dataset, in the order the paper presents them."""
     section = DatasetSection(dataset, anchor(dataset))
+    headline, checks = audit_tables(data, dataset)
+    section.add(headline)  # the first screen: the number to quote and whether to believe it
     section.add(headline_table(data, dataset), seeds_table(data, dataset))
     matrix = table3(data, dataset)
     if matrix is not None:
@@ -63,7 +66,7 @@ def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSec
     section.add(*_with_figures(attack_eps_sweeps(data, dataset), out_dir), *attack_variant_sweeps(data, dataset))
     if matrix is not None:
         section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset), out_dir))
-    section.add(attack_settings(data, dataset), defense_settings(data, dataset))
+    section.add(checks, attack_settings(data, dataset), defense_settings(data, dataset))
     n_text = n_label(data.cells[data.cells["dataset"] == dataset])
     section.items = [_stating_n(item, n_text) for item in section.items]
     return section

@@ -14,9 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from bench.jobs import CLEAN
 from bench.report.load import DONE, ReportData
 from bench.report.model import ReportTable
-from bench.report.names import CLEAN, slug
+from bench.report.names import slug
 
 # Datasets whose attack presets are the paper's (appendix A.4, Table 11); attacks.presets holds the values.
 PAPER_DATASETS = frozenset({"svhn", "cifar10", "cifar100", "tinyimagenet"})

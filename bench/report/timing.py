@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.jobs import CLEAN
 from bench.report.layout import lacking_summary, ordered_rows, status_tip
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, SIGNIFICANT, ReportTable
-from bench.report.names import CLEAN, NONE_STACK, slug
+from bench.report.names import NONE_STACK, slug
 
 TIMING = "purification_timing"  # the key of the clean evaluate job's details that holds the timing
 SINGLE = "Batch 1 (ms/img)"

@@ -44,6 +44,10 @@ the fix, never an hour into a run.  ``configs/*.toml`` are examples; the format:
     [[matrix]]                     # optional blocks: each a cross product of the axes,
     attacks = ["pgd"]              # any axis not set in a block comes from the top level
     threats = ["auxaware"]
+    audit = true                   # also audit each (classifier, stack) of the block (bench.auditing);
+                                   # top-level audit = true audits every block
+    [audit_params]                 # the audit's sizes (bench.spec.audit_settings), e.g.
+    n = 50
 
 eps resolution, most specific first: the block's ``eps`` (or ``--eps``), the
 attack's ``eps`` in ``attack_params``, the top-level ``eps``, the attack's
@@ -55,13 +59,14 @@ and defense stages (``Defense`` instances) under labels the axes name; the
 spec's identity holds their content digests, never the objects or file paths.
 """
 
-from bench.spec.loading import apply_assignment, apply_overrides, checkpoint_overrides, load_spec
-from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, COMPONENT_TABLES, DEFAULT_BATCH_SIZE,
+from bench.jobs import CLEAN
+from bench.spec.loading import apply_assignment, apply_overrides, audited, checkpoint_overrides, load_spec
+from bench.spec.model import (AUDIT, AUDIT_PARAMS, AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, COMPONENT_TABLES, DEFAULT_BATCH_SIZE,
                               DEFAULT_LAMBDAS, PRETRAINED, SCALARS, TOP_KEYS, USE, ZOO_PREFIX, Block,
                               Component, Spec, SpecError)
 from bench.spec.validation import parse_spec
 
-__all__ = ["AXES", "AXIS_DEFAULTS", "CLASSIFIERS", "CLASSIFIER_KEYS", "CLEAN", "COMPONENT_TABLES", "DEFAULT_BATCH_SIZE",
+__all__ = ["AUDIT", "AUDIT_PARAMS", "AXES", "AXIS_DEFAULTS", "CLASSIFIERS", "CLASSIFIER_KEYS", "CLEAN", "COMPONENT_TABLES", "DEFAULT_BATCH_SIZE",
            "DEFAULT_LAMBDAS", "PRETRAINED", "SCALARS", "TOP_KEYS", "USE", "ZOO_PREFIX", "Block",
-           "Component", "Spec", "SpecError", "apply_assignment", "apply_overrides", "checkpoint_overrides", "load_spec",
+           "Component", "Spec", "SpecError", "apply_assignment", "apply_overrides", "audited", "checkpoint_overrides", "load_spec",
            "parse_spec"]

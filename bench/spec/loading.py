@@ -45,6 +45,13 @@ def load_spec(path: str | Path | None = None, *, overrides: Mapping[str, Any] | 
     return spec
 
 
+def audited(spec: Spec) -> Spec:
+    """``spec`` with every block audited (``run_bench.py audit``); a spec this changes gets the name ``<name>-audit``."""
+    if all(block.audit for block in spec.blocks):
+        return spec
+    return replace(spec, blocks=tuple(replace(block, audit=True) for block in spec.blocks), name=f"{spec.name}-audit")
+
+
 def checkpoint_overrides(arch: str | None, checkpoint: str | Path, recipe: str | None = None) -> dict[str, Any]:
     """The spec keys of one classifier from a weights file: ``--arch A --checkpoint PATH``, or ``bench.evaluate(PATH, arch=A)``."""
     if not arch or "," in arch:

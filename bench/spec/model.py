@@ -11,8 +11,8 @@ from bench.errors import UserError
 from bench.external_classifiers import ExternalClassifier
 from bench.hashing import content_key
 from bench.plan_sources import TransferSource
+from bench.spec.audit_settings import AuditSettings
 
-CLEAN = "clean"
 USE = "use"
 DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_BATCH_SIZE = 500
@@ -29,7 +29,9 @@ COMPONENT_TABLES = ("recipe_params", "defense_params", "attack_params", "threat_
 CLASSIFIERS = "classifiers"
 CLASSIFIER_KEYS = ("arch", "checkpoint")
 SEEDS = "seeds"  # several seeds: the whole matrix once per seed (classifier, defense fit and attack)
-TOP_KEYS = (*SCALARS, SEEDS, *AXES, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
+AUDIT, AUDIT_PARAMS = "audit", "audit_params"
+BLOCK_KEYS = (*AXES, AUDIT)
+TOP_KEYS = (*SCALARS, SEEDS, *AXES, AUDIT, AUDIT_PARAMS, *COMPONENT_TABLES, CLASSIFIERS, "matrix")
 LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")  # \Z, not $: "$" would admit a trailing newline
 #: A run name becomes file names (results/NAME.sqlite, its -wal, temporary files): well under the 255-byte limit.
 MAX_NAME = 100
@@ -71,6 +73,14 @@ class Block:
     eps: tuple[float, ...] | None
     lam: tuple[float, ...]
     sources: tuple[TransferSource, ...]
+    audit: bool = False  # plan the audit of each (classifier, stack) of the block
+
+    def identity(self) -> dict[str, Any]:
+        """The block's fields; ``audit`` only when set, so specs without an audit keep their digests."""
+        identity = asdict(self)
+        if not self.audit:
+            identity.pop(AUDIT)
+        return identity
 
 
 @dataclass(frozen=True)
@@ -99,11 +109,16 @@ class Spec:
     def run_seeds(self) -> tuple[int, ...]:
         """The seeds the matrix runs under."""
         return self.seeds or (self.seed,)
+    audit_params: AuditSettings = field(default_factory=AuditSettings)
+
+    @property
+    def audits(self) -> bool:
+        return any(block.audit for block in self.blocks)
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description, file text or any file path)."""
         identity = {"seed": self.seed, "n": self.n, "device": self.device, "batch_size": self.batch_size,
-                    "threads": self.threads, "blocks": [asdict(b) for b in self.blocks], "default_eps": self.default_eps,
+                    "threads": self.threads, "blocks": [b.identity() for b in self.blocks], "default_eps": self.default_eps,
                     "attack_eps": self.attack_eps,
                     **{kind: {k: c.identity() for k, c in getattr(self, kind).items()}
                        for kind in ("recipes", "defenses", "attacks", "threats")}}
@@ -115,6 +130,8 @@ class Spec:
             identity[SEEDS] = list(self.seeds)
         if self.data:
             identity["data"] = self.data
+        if self.audits:
+            identity[AUDIT_PARAMS] = self.audit_params.identity()
         return identity
 
     def digest(self) -> str:

@@ -24,11 +24,13 @@ from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
 from bench.errors import DataUnavailableError, UnknownNameError, UserError
 from bench.external_classifiers import ExternalClassifier, from_checkpoint, from_module
+from bench.jobs import CLEAN
 from bench.models import ARCHS
 from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
-from bench.spec.model import (AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, CLEAN, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
+from bench.spec.audit_settings import parse_audit_settings
+from bench.spec.model import (AUDIT, AUDIT_PARAMS, AXES, AXIS_DEFAULTS, BLOCK_KEYS, CLASSIFIER_KEYS, CLASSIFIERS, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
                               DEFAULT_LAMBDAS, LABEL, MAX_NAME, PRETRAINED, SCALARS, SEEDS, TOP_KEYS, USE, ZOO_PREFIX,
                               Block, Component, Spec, SpecError)
 from defenses import DEFENSES, parse_stack
@@ -86,14 +88,15 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
     blocks = []
     for i, block_doc in enumerate(blocks_doc):
         where = f"[[matrix]] block {i + 1}" if "matrix" in doc else "the spec"
-        _check_keys(block_doc, AXES, where)
-        inherited = {k: doc[k] for k in AXES if k in doc and k != "eps"}  # top-level eps ranks below an attack's own
+        _check_keys(block_doc, BLOCK_KEYS, where)
+        inherited = {k: doc[k] for k in BLOCK_KEYS if k in doc and k != "eps"}  # top-level eps ranks below an attack's own
         blocks.append(_block({**inherited, **block_doc}, where, recipes, defenses, attacks, threats, classifiers))
     spec = Spec(name=name, description=scalars.get("description", ""), seed=seed, n=n, device=device,
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
-                classifiers=classifiers, draws=draws, seeds=seeds, data=_data_fingerprints(blocks))
+                classifiers=classifiers, draws=draws, seeds=seeds, data=_data_fingerprints(blocks),
+                audit_params=parse_audit_settings(_table(doc, AUDIT_PARAMS), SpecError))
     _check_constructible(spec)
     _check_linf_eps(spec)
     return spec
@@ -127,7 +130,10 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
                     for s in _str_list(doc.get("sources", []), f"sources in {where}", empty=True))
     eps = _numbers(doc["eps"], f"eps in {where}", 0.0, math.inf) if "eps" in doc else None
     lam = _numbers(doc["lam"], f"lam in {where}", 0.0, 1.0) if "lam" in doc else DEFAULT_LAMBDAS
-    block = Block(**{k: tuple(v) for k, v in axes.items()}, eps=eps, lam=lam, sources=sources)
+    audit = doc.get(AUDIT, False)
+    if not isinstance(audit, bool):
+        raise SpecError(f"audit in {where} must be true or false, got {audit!r}")
+    block = Block(**{k: tuple(v) for k, v in axes.items()}, eps=eps, lam=lam, sources=sources, audit=audit)
     _check_axes(block, models, where)
     _check_pairs(block, models, attacks, where)
     _check_stacks(block, models, defenses, where)
@@ -338,6 +344,13 @@ def _source(text: str, recipes: Mapping[str, Component], classifiers: Mapping[st
 
 
 # ---------------------------------------------------------------- small checks
+
+
+def _table(doc: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise SpecError(f"{key} must be a table ([{key}] with keys), got {value!r}")
+    return value
 
 
 def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:

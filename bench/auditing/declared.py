@@ -1,0 +1,102 @@
+"""Check (a): what each stage declares against what the stack measurably does.
+
+AutoAttack's ``checks.py`` warnings as verdicts.  The probes
+(``defenses.probes``) measure; this module decides what the numbers mean for
+an evaluation: an undeclared randomness means attacks ran without EOT, an
+unusable gradient through a stage declared differentiable means gradient
+attacks followed nothing (so adaptive attacks need BPDA there), a
+batch-dependent output means an example's verdict depends on its
+batch-mates, and probabilities in place of logits flatten every loss.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from attacks.threats.pipeline import DefendedPipeline
+from bench.auditing.verdicts import CheckResult, Verdict, graded, skipped
+from defenses.probes import probe_batch_dependence, probe_gradients, probe_probabilities, probe_randomness
+from defenses.stack import Stack
+
+#: Shares of examples with an unusable gradient: above FAIL the gradient attacks had nothing to follow.
+GRADIENT_FAIL, GRADIENT_WARN = 0.10, 0.0
+
+
+def declared_checks(classifier: nn.Module, stack: Stack, pipeline: DefendedPipeline, x: torch.Tensor, y: torch.Tensor,
+                    generator: torch.Generator) -> list[CheckResult]:
+    """The four flag checks on the examples ``x`` (labels ``y``); ``pipeline`` is C o purify as adaptive attacks see it."""
+    return [_randomness(stack, x, generator), _gradients(classifier, stack, pipeline, x, y, generator),
+            _batch(stack, x, generator), _logits(classifier, x)]
+
+
+def _stage_names(stack: Stack, flag: str, value: bool) -> str:
+    return ", ".join(name for name, d in stack.stages if getattr(d, flag) is value)
+
+
+def _randomness(stack: Stack, x: torch.Tensor, generator: torch.Generator) -> CheckResult:
+    probe = probe_randomness(stack.purify, x, generator=generator)
+    value, declared = probe.max_abs_difference, stack.randomized
+    if probe.randomized and not declared:
+        return CheckResult("randomness", Verdict.FAIL, value, probe.tolerance,
+                           f"two identical purifications differ by up to {value:.3g} while no stage declares randomized, so "
+                           "adaptive attacks ran without EOT; declare randomized = True on the stage that draws noise")
+    if declared and not probe.randomized:
+        return CheckResult("randomness", Verdict.WARN, value, probe.tolerance,
+                           f"stages {_stage_names(stack, 'randomized', True)} declare randomized but two purifications agree "
+                           f"(max difference {value:.3g}); EOT costs time for nothing unless the noise is rare")
+    state = "differ as declared" if declared else "agree, as declared"
+    return CheckResult("randomness", Verdict.PASS, value, probe.tolerance, f"two identical purifications {state} "
+                       f"(max difference {value:.3g})")
+
+
+def _purification(pipeline: DefendedPipeline):  # -> Callable[[Tensor], Tensor]
+    """The stack as adaptive attacks differentiate it: autograd, unrolled or straight-through per stage."""
+
+    def purify(x: torch.Tensor) -> torch.Tensor:
+        for defense, rule in pipeline.stages:
+            x = rule(defense, x)
+        return x
+
+    return purify
+
+
+def _gradients(classifier: nn.Module, stack: Stack, pipeline: DefendedPipeline, x: torch.Tensor, y: torch.Tensor,
+               generator: torch.Generator) -> CheckResult:
+    claimed = _stage_names(stack, "differentiable", True)
+    if not claimed:
+        return skipped("gradients", "no stage declares differentiable: adaptive attacks use BPDA or unrolled gradients "
+                                    "through every stage, so there is no autograd claim to test")
+    probe = probe_gradients(_purification(pipeline), classifier, x, y, generator=generator)
+    verdict = graded(probe.unavailable, GRADIENT_FAIL, GRADIENT_WARN)
+    measured = (f"the input gradient of the pipeline's loss is zero for {probe.zero:.0%}, NaN for {probe.nan:.0%} and "
+                f"infinite for {probe.infinite:.0%} of {probe.n} examples")
+    if verdict is Verdict.PASS:
+        return CheckResult("gradients", verdict, probe.unavailable, GRADIENT_FAIL, f"{measured}, through stages declared "
+                           f"differentiable ({claimed})")
+    return CheckResult("gradients", verdict, probe.unavailable, GRADIENT_FAIL,
+                       f"{measured} although stages {claimed} declare differentiable, so gradient attacks had nothing to "
+                       "follow; declare differentiable = False (adaptive attacks then use BPDA) or offer unrolled_purify")
+
+
+def _batch(stack: Stack, x: torch.Tensor, generator: torch.Generator) -> CheckResult:
+    if len(x) < 2:
+        return skipped("batch_independence", "needs at least 2 examples; raise audit_params.probe_n")
+    probe = probe_batch_dependence(stack.purify, x, generator=generator)
+    value = probe.max_abs_difference
+    if probe.batch_dependent:
+        return CheckResult("batch_independence", Verdict.FAIL, value, probe.tolerance,
+                           f"an example's purification moves by up to {value:.3g} when the other examples of its batch change, "
+                           "so its verdict depends on its batch-mates; purify each example on its own (per-example statistics)")
+    return CheckResult("batch_independence", Verdict.PASS, value, probe.tolerance,
+                       f"an example's purification stays within {value:.3g} when the rest of its batch is replaced")
+
+
+def _logits(classifier: nn.Module, x: torch.Tensor) -> CheckResult:
+    probe = probe_probabilities(classifier, x)
+    if probe.probabilities:
+        return CheckResult("logits", Verdict.FAIL, probe.share, 1.0,
+                           "the classifier returns probabilities (non-negative rows summing to 1), which flatten the "
+                           "attacks' losses; return logits (drop the final softmax)")
+    return CheckResult("logits", Verdict.PASS, probe.share, 1.0,
+                       f"the classifier returns logits ({probe.share:.0%} of rows look like probabilities)")

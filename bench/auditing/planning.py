@@ -1,0 +1,93 @@
+"""Planning the audit: per (classifier, stack) of an auditing block, its craft jobs and its four audit jobs.
+
+The audit's attacks are the spec's PGD (its parameters, or the dataset's
+preset) under the spec's ``adaptive`` threat (its variant parameters, if
+any) at the attack's first eps, on the first ``audit_params.n`` test
+examples.  They are ordinary craft jobs, so an adversarial set the matrix
+also asks for (same attack, threat, eps and n) is crafted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from bench.auditing.parts import PART_ROLES, Part, Role
+from bench.data.metadata import DatasetInfo
+from bench.hashing import content_key
+from bench.jobs import AttackRef, AuditLabels, AuditTask, ClassifierRef, Job, JobKind, StageRef, ThreatRef
+from bench.spec import Component, Spec
+
+
+class Planner(Protocol):
+    """What the audit uses of ``bench.plan.Planner`` (which calls ``plan_audit`` for each audited stack)."""
+
+    spec: Spec
+    seed: int  # of the jobs being planned
+
+    def _attack(self, label: str, dataset: str) -> tuple[AttackRef, tuple[float, ...], dict[str, Any]]: ...
+
+    def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
+               threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job: ...
+
+    def _add(self, job: Job, consumer: str) -> Job: ...
+
+    def _instance(self, kind: str, comp: Component) -> Any: ...
+
+    def _info(self, name: str) -> DatasetInfo: ...
+
+
+#: Bump when a check changes what it concludes from the same inputs (it enters the audit jobs' keys).
+VERSION = "1"
+AUDIT_ATTACK = "pgd"
+SQUARE = "square"
+
+
+def _code(planner: Planner, label: str, base: str, params: dict[str, Any]) -> dict[str, Any]:
+    instance = planner._instance("attack", Component(label, base, params))
+    return {"type": f"{type(instance).__module__}.{type(instance).__qualname__}", "version": getattr(instance, "VERSION", None)}
+
+
+def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[StageRef, ...], n_spec: int) -> None:
+    """Add the audit of ``ref`` under the stack ``name`` to the planner's plan."""
+    spec = planner.spec
+    settings = spec.audit_params
+    n = min(settings.n or n_spec, n_spec)
+    pgd, eps_list, code = planner._attack(AUDIT_ATTACK, ref.dataset)
+    eps = float(eps_list[0])
+    adaptive_comp = spec.threats.get("adaptive", Component("adaptive", "adaptive"))
+    adaptive = ThreatRef(adaptive_comp.label, adaptive_comp.base, dict(adaptive_comp.params))
+    effort_steps = pgd.params["steps"] * settings.effort_factor
+    steps = settings.unbounded_steps
+    variants = {
+        Role.OBLIVIOUS: (pgd, code, ThreatRef("oblivious", "oblivious", {}), eps),
+        Role.ADAPTIVE: (pgd, code, adaptive, eps),
+        Role.HALF_EPS: (pgd, code, adaptive, eps / 2),
+        Role.UNBOUNDED: (AttackRef(f"{AUDIT_ATTACK}-unbounded", pgd.base, {**pgd.params, "steps": steps,
+                                                                            "step_size": 2.5 * settings.unbounded_eps / steps}),
+                         code, adaptive, settings.unbounded_eps),
+        Role.EFFORT: (AttackRef(f"{AUDIT_ATTACK}-effort", pgd.base, {**pgd.params, "steps": effort_steps,
+                                                                      "restarts": settings.effort_restarts}),
+                      code, adaptive, eps),
+    }
+    square = AttackRef(SQUARE, SQUARE, {"n_queries": settings.square_queries})
+    variants[Role.SQUARE] = (square, _code(planner, SQUARE, SQUARE, square.params), ThreatRef("blackbox", "blackbox", {}), eps)
+    consumer = f"{ref.key}/{name}/audit"
+    crafts: dict[Role, Job] = {}
+    for role, (attack, attack_code, threat, role_eps) in variants.items():
+        model = planner._instance("threat", Component(threat.label, threat.model, threat.params))
+        crafts[role] = planner._craft(ref, stages if model.depends_on_stack else None, attack, attack_code, threat,
+                                      model.VERSION, role_eps, None, n, consumer=f"{consumer}/{role.value}")
+    labels = AuditLabels(ref.dataset, ref.arch, ref.recipe, ref.seed, name, n)
+    params = {"settings": settings.identity(), "eps": eps, "attack": dict(pgd.params), "threat": dict(adaptive.params), "threat_base": adaptive.model,
+              "effort_steps": effort_steps, "classes": planner._info(ref.dataset).num_classes}
+    base_deps = (f"train-{ref.key}",) + tuple(s.fit_job for s in stages if s.needs_fit)
+    for part in Part:
+        used = tuple((role.value, crafts[role].task) for role in PART_ROLES[part])
+        key = "audit-" + content_key({"kind": "audit", "part": part.value, "version": VERSION, "classifier": ref.key,
+                                      "stack": [s.key for s in stages], "crafts": {r: t.key for r, t in used},
+                                      "params": params, "labels": asdict(labels), "seed": planner.seed,
+                                      "batch_size": spec.batch_size})
+        task = AuditTask(part.value, ref, stages, labels, used, params, planner.seed, spec.batch_size)
+        deps = base_deps + tuple(crafts[role].key for role in PART_ROLES[part])
+        planner._add(Job(key, JobKind.AUDIT, f"audit {part.value} | {name} | {ref.label()}", deps, task), key)

@@ -1,0 +1,46 @@
+"""Labels a classifier, or a defense stack then the classifier, gives a set of inputs: what every evaluation counts.
+
+The evaluate jobs and the audit's checks read accuracy through these two
+functions, so an audit sees an adversarial set exactly as the results table does.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from defenses.stack import Stack
+
+
+def predict_labels(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+    """``model``'s predicted labels for ``x``, in batches on ``device``; returned on the CPU."""
+    with torch.no_grad():
+        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def defended_predictions(model: nn.Module, stack: Stack, x: torch.Tensor, batch_size: int, device: torch.device,
+                         seed: int) -> tuple[torch.Tensor, float]:
+    """Labels of ``model(stack.purify(x))`` and the seconds purification took.
+
+    torch's generator is seeded with ``seed`` first, so randomized stages draw
+    the same noise in every run.
+    """
+    torch.manual_seed(seed)
+    _sync(device)
+    begin = time.perf_counter()
+    purified = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            purified.append(stack.purify(x[i : i + batch_size].to(device)).cpu())
+    _sync(device)
+    seconds = time.perf_counter() - begin
+    return predict_labels(model, torch.cat(purified), batch_size, device), seconds

@@ -1,0 +1,285 @@
+"""The robustness audit: toy purifiers with known failure modes are each caught by the check made for them,
+the undefended classifier and a correctly declared smoothing purifier pass every check, and each check is
+shown failing on the case it exists for."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import bench
+from bench.auditing.binarization import binarization_test
+from bench.auditing.frame import audit_frame, overall
+from bench.auditing.parts import Part
+from bench.auditing.sanity import (adaptive_vs_oblivious, blackbox_vs_whitebox, eps_monotone, more_effort, transfer_vs_adaptive,
+                                unbounded)
+from bench.auditing.traces import trace_checks, transfer_failure
+from bench.auditing.verdicts import OVERALL, CheckResult, Verdict
+from bench.cli import main
+from bench.plan import build_plan
+from bench.spec import SpecError, load_spec, parse_spec
+from defenses import Defense, Stack
+
+N = 16
+ATTACK_PARAMS = {"pgd": {"steps": 20, "step_size": 0.015}}
+AUDIT_PARAMS = {"n": N, "unbounded_steps": 10, "square_queries": 50, "binarization_n": 8, "binarization_inner": 16}
+
+
+def _quantise(x: torch.Tensor) -> torch.Tensor:
+    return torch.round(x * 3) / 3
+
+
+class Quantise(Defense):
+    """Rounds pixels to 4 levels and keeps the default differentiable = True: its gradient is zero."""
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        return _quantise(x)
+
+
+class Noise(Defense):
+    """Adds Gaussian noise and keeps the default randomized = False."""
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        return (x + 0.3 * torch.randn_like(x)).clamp(0, 1)
+
+
+class Shattered(Defense):
+    """Quantises, with a gradient of high-frequency wiggles that says nothing about the quantiser."""
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        wiggle = 0.05 * torch.sin(1000 * x)
+        return _quantise(x).detach() + wiggle - wiggle.detach()
+
+
+class BatchMix(Defense):
+    """Mixes each image with the batch mean: an example's output depends on its batch-mates."""
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        return (0.5 * x + 0.5 * x.mean(0, keepdim=True)).clamp(0, 1)
+
+
+class Blur(Defense):
+    """A 3x3 mean filter, correctly declared differentiable."""
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+
+
+TOYS = {"none": "none", "Blur": Blur(), "Quantise": Quantise(), "Noise": Noise(), "Shattered": Shattered(),
+        "BatchMix": BatchMix()}
+#: The check each toy exists for.
+CAUGHT_BY = {"Quantise": "gradients", "Noise": "randomness", "Shattered": "non_convergence", "BatchMix": "batch_independence"}
+
+
+@pytest.fixture(scope="module")
+def audited(natural_cnn, tmp_path_factory):
+    path = tmp_path_factory.mktemp("audit") / "toys.sqlite"
+    frame = bench.audit(natural_cnn, defenses=list(TOYS.values()), attacks=["pgd"], n=N, eps=0.15, progress=False,
+                        attack_params=ATTACK_PARAMS, audit_params=AUDIT_PARAMS, results=path, threads=1)
+    return frame, path
+
+
+def _verdicts(frame, defense: str) -> dict[str, str]:
+    rows = frame[frame["defense"] == defense]
+    return dict(zip(rows["check"], rows["verdict"]))
+
+
+@pytest.mark.parametrize("defense", ["none", "Blur"])
+def test_sound_stacks_pass_every_check(audited, defense):
+    verdicts = _verdicts(audited[0], defense)
+    assert verdicts[OVERALL] == "pass"
+    assert set(verdicts.values()) <= {"pass", "skipped"}
+    assert sum(v == "pass" for v in verdicts.values()) >= 12  # most checks ran, not skipped
+    evidence = audited[0].set_index(["defense", "check"]).loc[(defense, OVERALL), "evidence"]
+    assert evidence.startswith("robust accuracy at most") and "evaluation reliable" in evidence
+
+
+@pytest.mark.parametrize("defense", sorted(CAUGHT_BY))
+def test_each_toy_is_caught_by_its_check(audited, defense):
+    verdicts = _verdicts(audited[0], defense)
+    assert verdicts[CAUGHT_BY[defense]] == "fail"
+    assert verdicts[OVERALL] == "fail"
+    evidence = audited[0].set_index(["defense", "check"]).loc[(defense, OVERALL), "evidence"]
+    assert evidence.startswith("unreliable: ") and CAUGHT_BY[defense] in evidence and "remedy: " in evidence
+
+
+def test_the_frame_has_one_row_per_check_and_an_overall_row_per_stack(audited):
+    frame, _ = audited
+    assert list(frame.columns[:9]) == ["dataset", "arch", "recipe", "defense", "check", "verdict", "value", "threshold",
+                                       "evidence"]
+    assert (frame.groupby("defense")["check"].apply(lambda c: c.iloc[-1]) == OVERALL).all()
+    assert frame.groupby(["defense", "check"]).size().max() == 1
+    assert set(frame["verdict"]) <= {v.value for v in Verdict}
+    assert frame["evidence"].str.len().min() > 20
+
+
+def test_a_second_call_runs_nothing(audited, natural_cnn):
+    frame, path = audited
+    again = bench.audit(natural_cnn, defenses=list(TOYS.values()), attacks=["pgd"], n=N, eps=0.15, progress=False,
+                        attack_params=ATTACK_PARAMS, audit_params=AUDIT_PARAMS, results=path, threads=1)
+    with sqlite3.connect(path) as conn:
+        sessions = {s for (s,) in conn.execute("SELECT DISTINCT session_id FROM jobs")}
+        audit_jobs = conn.execute("SELECT COUNT(*) FROM jobs WHERE kind = 'audit'").fetchone()[0]
+    assert len(sessions) == 1 and audit_jobs == 4 * len(TOYS)
+    assert again.equals(frame)
+
+
+@pytest.mark.parametrize("fmt,marker", [("csv", "check,verdict"), ("json", '"verdict"'), ("markdown", "| check |"),
+                                        ("latex", "\\begin{tabular}")])
+def test_export_what_audit(audited, capsys, fmt, marker):
+    assert main(["export", str(audited[1]), "--format", fmt, "--what", "audit"]) == 0
+    out = capsys.readouterr().out
+    assert marker in out and "overall" in out and "batch_independence" in out
+
+
+# -- each check failing on its own case, from recorded numbers ------------------------------------------------
+
+
+def _flags(correct: int, n: int = 100) -> np.ndarray:
+    return np.arange(n) < correct
+
+
+@pytest.mark.parametrize("check,bad,good", [
+    (lambda f: unbounded(f, 0.1, 1.0), _flags(40), _flags(5)),
+    (lambda f: eps_monotone([(0.1, _flags(30)), (0.3, f)]), _flags(50), _flags(20)),
+    (lambda f: more_effort(_flags(50), f, 80, 2), _flags(30), _flags(48)),
+    (lambda f: blackbox_vs_whitebox(_flags(30), f), _flags(50), _flags(30)),
+    (lambda f: adaptive_vs_oblivious(f, _flags(30)), _flags(50), _flags(30)),
+    (lambda f: transfer_vs_adaptive(_flags(30), f, "same/natural"), _flags(50), _flags(28)),
+])
+def test_sanity_checks_fail_beyond_the_interval_and_pass_within(check, bad, good):
+    failed, passed = check(bad), check(good)
+    assert failed.verdict is Verdict.FAIL and passed.verdict is Verdict.PASS
+    assert "; " in failed.evidence  # the remedy follows the measurement
+
+
+def test_more_effort_says_by_how_much_the_default_attack_is_under_optimised():
+    result = more_effort(_flags(50), _flags(30), 80, 2)
+    assert result.value == pytest.approx(20.0) and "under-optimised by 20.0 points" in result.evidence
+
+
+def _trace(loss: torch.Tensor, margin: torch.Tensor | None = None, unavailable: torch.Tensor | None = None):
+    steps, n = loss.shape
+    return {"trace_loss": loss, "trace_margin": margin if margin is not None else -torch.ones(steps, n),
+            "trace_grad_unavailable": unavailable if unavailable is not None else torch.zeros(steps, n, dtype=torch.uint8)}
+
+
+def _by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
+    return {r.check: r for r in results}
+
+
+def test_trace_indicators_fail_on_their_cases():
+    t = torch.arange(40.0)[:, None].expand(40, 10)
+    correct, no_success = torch.ones(10, dtype=torch.bool), torch.zeros(10, dtype=torch.bool)
+    converged = _by_check(trace_checks(_trace(1 - torch.exp(-t / 3)), no_success, correct))
+    assert {c: r.verdict for c, r in converged.items()} == {c: Verdict.PASS for c in converged}
+    rising = _by_check(trace_checks(_trace(t.clone()), no_success, correct))
+    assert rising["incomplete_optimisation"].verdict is Verdict.FAIL
+    wander = torch.where(t < 20, t, 40 - t)  # rises, then falls back to where it started
+    assert _by_check(trace_checks(_trace(wander), no_success, correct))["non_convergence"].verdict is Verdict.FAIL
+    seen_wrong = _by_check(trace_checks(_trace(1 - torch.exp(-t / 3), margin=torch.ones(40, 10)), no_success, correct))
+    assert seen_wrong["silent_success"].verdict is Verdict.FAIL
+    dead = _by_check(trace_checks(_trace(torch.zeros(40, 10), unavailable=torch.ones(40, 10, dtype=torch.uint8)),
+                                  no_success, correct))
+    assert dead["unavailable_gradients"].verdict is Verdict.FAIL
+    assert transfer_failure(torch.zeros(10, dtype=torch.bool), correct).verdict is Verdict.FAIL
+    assert transfer_failure(correct, correct).verdict is Verdict.PASS
+    assert transfer_failure(None, correct).verdict is Verdict.SKIPPED
+
+
+def test_missing_traces_are_skipped_with_the_reason():
+    results = trace_checks({}, torch.zeros(4, dtype=torch.bool), torch.ones(4, dtype=torch.bool))
+    assert all(r.verdict is Verdict.SKIPPED and "trace" in r.evidence for r in results)
+
+
+def test_binarization_fails_an_attack_that_does_nothing_and_passes_pgd(natural_cnn, mnist):
+    from attacks import ATTACKS
+    from attacks.threats import craft
+
+    x = mnist.test.x[:8]
+    stack = Stack([("none", Blur())])
+    generator = torch.Generator().manual_seed(0)
+
+    def idle(binarized, xs, ys):
+        return xs
+
+    def pgd(binarized, xs, ys):
+        return craft("adaptive", ATTACKS.create("pgd", steps=20, step_size=0.015), binarized, stack, xs, ys, 0.15).x_adv
+
+    assert binarization_test(natural_cnn, stack, x, 0.15, 16, idle, generator).verdict is Verdict.FAIL
+    assert binarization_test(natural_cnn, stack, x, 0.15, 16, pgd, torch.Generator().manual_seed(0)).verdict is Verdict.PASS
+
+
+def test_overall_names_the_failed_checks_and_their_remedies():
+    checks = [CheckResult("gradients", Verdict.FAIL, 1.0, 0.1, "zero gradients; declare differentiable = False"),
+              CheckResult("randomness", Verdict.PASS, 0.0, 1e-5, "agree")]
+    result = overall(checks, [_flags(40), _flags(30)], [])
+    assert result.verdict is Verdict.FAIL
+    assert result.evidence.startswith("unreliable: gradients") and "remedy: gradients: declare differentiable = False" in result.evidence
+    reliable = overall(checks[1:], [_flags(40), _flags(30)], [])
+    assert reliable.verdict is Verdict.PASS and reliable.value == pytest.approx(0.3)
+    assert "at most 30.0%" in reliable.evidence and "n = 100" in reliable.evidence
+    assert overall(checks[1:], [], ["sanity"]).verdict is Verdict.SKIPPED
+
+
+# -- the spec, the plan and the CLI ----------------------------------------------------------------------------
+
+
+def test_audit_keys_are_checked():
+    with pytest.raises(SpecError, match="audit in the spec must be true or false"):
+        parse_spec({"audit": "yes"})
+    with pytest.raises(SpecError, match="unknown key"):
+        parse_spec({"audit": True, "audit_params": {"steps": 3}})
+    with pytest.raises(SpecError, match="audit_params.n must be an integer >= 1"):
+        parse_spec({"audit": True, "audit_params": {"n": 0}})
+    with pytest.raises(SpecError, match="unknown key 'audti'"):
+        parse_spec({"matrix": [{"audti": True}]})
+
+
+def test_a_spec_without_audit_keeps_its_digest():
+    spec = parse_spec({"defenses": ["none"]})
+    assert "audit_params" not in spec.identity() and "audit" not in spec.identity()["blocks"][0]
+    assert parse_spec({"defenses": ["none"], "audit": False}).digest() == spec.digest()
+    assert parse_spec({"defenses": ["none"], "audit": True}).digest() != spec.digest()
+
+
+def test_the_audit_is_planned_as_jobs_sharing_the_matrix_crafts(natural_cnn, tmp_path):
+    doc = {"archs": ["smallcnn"], "defenses": ["none", "aid"], "threats": ["oblivious", "adaptive"], "n": 20, "audit": True,
+           "audit_params": {"n": 20}}
+    plan = build_plan(parse_spec(doc))
+    audits = [j for j in plan.ordered() if j.kind.value == "audit"]
+    assert len(audits) == 4 * 2 and {j.task.part for j in audits} == {p.value for p in Part}
+    crafts = {j.key for j in plan.ordered() if j.kind.value == "craft"}
+    for job in audits:
+        assert {t.key for _, t in job.task.crafts} <= {k.removeprefix("craft-") for k in crafts}
+    assert plan.saved()[next(k for k in plan.counts() if k.value == "craft")] > 0  # the oblivious and adaptive sets
+
+
+def test_cli_audit_end_to_end(natural_cnn, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    checkpoint = tmp_path / "mine.pt"
+    torch.save(natural_cnn.state_dict(), checkpoint)
+    db = tmp_path / "cli.sqlite"
+    argv = ["audit", "--arch", "smallcnn", "--checkpoint", str(checkpoint), "--defense", "none", "--n", "8", "--eps", "0.15",
+            "--device", "cpu", "--results", str(db), "--set", "attack_params.pgd.steps=5", "--set", "audit_params.n=8",
+            "--set", "audit_params.unbounded_steps=5", "--set", "audit_params.square_queries=20",
+            "--set", "audit_params.binarization_n=4", "--set", "audit_params.binarization_inner=8"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "audit:" in out and "=> " in out and "robust accuracy at most" in out
+    assert set(audit_frame(db)["defense"]) == {"none"}
+
+
+def test_the_report_opens_with_the_worst_case_and_the_badge(audited, tmp_path):
+    from bench.report import render_report
+
+    index = render_report(audited[1], tmp_path / "report")
+    page = index.read_text()
+    assert page.index("Worst case and audit verdict") < page.index("Audit checks")
+    headline = (tmp_path / "report" / "mnist5k-headline.csv").read_text()
+    assert "Oblivious (paper protocol)" in headline and "unreliable" in headline and "reliable" in headline
+    assert 'class="audit-fail' in page and "binarization" in page
