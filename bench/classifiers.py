@@ -23,6 +23,7 @@ from bench.errors import InvalidInputError
 from bench.hashing import content_key
 from bench.models import ARCHS
 from bench.models.robustbench_zoo import load_zoo_model
+from bench.predictions import predict_labels
 from bench.recipes import RECIPES, train
 from bench.recipes.base import Recipe
 
@@ -76,11 +77,7 @@ def classifier_key(cid: ClassifierId, data: DatasetSplits | DatasetInfo) -> str:
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch_size: int = 500) -> float:
     model.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            correct += (model(x[i : i + batch_size].to(device)).argmax(1).cpu() == y[i : i + batch_size]).sum().item()
-    return correct / max(len(x), 1)
+    return float((predict_labels(model, x, batch_size, device) == y).float().mean()) if len(x) else 0.0
 
 
 def obtain_classifier(cid: ClassifierId, *, data: DatasetSplits | None = None, device: torch.device | str = "auto",

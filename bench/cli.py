@@ -28,10 +28,10 @@ from bench.models import ARCHS
 from bench.plan_records import job_lines
 from bench.recipes import RECIPES
 from bench.report import render_report
-from bench.run import RunOptions, run_spec
+from bench.run import RunOptions, results_path, run_spec
 from bench.run_summary import summary_text
-from bench.spec import audited, checkpoint_overrides, load_spec
-from bench.store import done_keys
+from bench.spec import Spec, audited, checkpoint_overrides, load_spec
+from bench.store import done_keys, read_run, set_aside
 from defenses import DEFENSES
 
 EXIT_USER_ERROR = 2
@@ -95,7 +95,15 @@ SCALAR_FLAGS = ("n", "seed", "device")
 QUICK_SPEC = Path(__file__).resolve().parents[1] / "configs" / "quick.toml"
 
 
-def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str], audit: bool = False) -> int:
+def _set_aside_older_run(path: Path, spec: Spec) -> None:
+    """The main job's database from an earlier configs/quick.toml moves aside, so the main command just works."""
+    run = read_run(path)
+    if run is not None and run["spec_digest"] != spec.digest():
+        print(f"note: {path} holds results of an earlier {QUICK_SPEC.name}; moved them to {set_aside(path)}", file=sys.stderr)
+
+
+def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str], audit: bool = False, *,
+         set_aside_older: bool = False) -> int:
     if args.jobs and not args.dry_run:
         raise UserError("--jobs lists the jobs of a dry run and runs nothing; add --dry-run")
     overrides = {axis: getattr(args, flag) for flag, axis in AXIS_FLAGS.items()}
@@ -105,6 +113,8 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str], 
     spec = load_spec(spec_path, overrides=overrides, assignments=args.set or (), name=args.name)
     if audit:
         spec = audited(spec) if args.name is None else replace(audited(spec), name=spec.name)
+    if set_aside_older and args.results is None and args.name is None and not args.dry_run:
+        _set_aside_older_run(results_path(spec, None), spec)
     options = RunOptions(results=args.results, executor=args.executor, ray_address=args.ray_address, dry_run=args.dry_run,
                          argv=list(argv))
     summary = run_spec(spec, options)
@@ -143,7 +153,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_main(args: argparse.Namespace) -> int:
     """The main job: configs/quick.toml end to end (training included), then its report."""
     args.report = True
-    return _run(QUICK_SPEC, args, args.argv)
+    return _run(QUICK_SPEC, args, args.argv, set_aside_older=True)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

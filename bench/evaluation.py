@@ -67,8 +67,8 @@ def run_evaluation(classifier: nn.Module | str | os.PathLike, dataset: str = "mn
     Raises ``EvaluationFailed`` when a job fails.
     """
     objects: dict[str, Any] = {}
-    doc: dict[str, Any] = {"datasets": [dataset], "attacks": _names(attacks), "threats": _names(threat), "seed": seed,
-                           "device": device}
+    doc: dict[str, Any] = {"datasets": [dataset], "attacks": _names(attacks, "attacks"), "threats": _names(threat, "threat"),
+                           "seed": seed, "device": device}
     if isinstance(classifier, nn.Module):
         if arch is not None:
             raise SpecError("arch= goes with a checkpoint path; an nn.Module is evaluated as it is, so drop arch=")
@@ -102,8 +102,13 @@ def run_evaluation(classifier: nn.Module | str | os.PathLike, dataset: str = "mn
     return summary.path
 
 
-def _names(value: str | Sequence[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
+def _names(value: str | Sequence[str], argument: str) -> list[str]:
+    """One name or a list of names (what the spec checks next); anything else is refused here, naming the argument."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise SpecError(f"{argument}= must be a name or a list of names, e.g. {argument}=[\"pgd\"], got {value!r}")
 
 
 def _stack_name(entry: DefenseEntry, objects: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ from bench.classifiers import ARCH_VERSION, LoadedClassifier, accuracy, build_ar
 from bench.data import DatasetSplits
 from bench.errors import InvalidInputError, UserError
 from bench.hashing import content_key, file_digest, state_digest
+from bench.predictions import check_finite_logits
 
 CHECKPOINT = "checkpoint"  # the label (recipe column) of a classifier from --checkpoint or bench.evaluate(PATH)
 MODULE = "module"  # the label of a classifier given as an nn.Module
@@ -73,11 +74,13 @@ def external_key(ext: ExternalClassifier, data: DatasetSplits) -> str:
 
 
 def check_external(ext: ExternalClassifier, data: DatasetSplits) -> None:
-    """Fail now, before any work, when the classifier cannot serve ``data`` (unsafe file, wrong arch, wrong shapes)."""
-    if ext.module is not None:
-        _check_outputs(copy.deepcopy(ext.module).cpu().eval(), ext, data)
-    else:
-        _load_checkpoint(ext, data)
+    """Fail now, before any work, when the classifier cannot serve ``data`` (unsafe file, wrong arch, NaN weights, shapes)."""
+    model = copy.deepcopy(ext.module).cpu().eval() if ext.module is not None else _load_checkpoint(ext, data).eval()
+    broken = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if broken:
+        raise InvalidInputError(f"classifier {ext.label!r} ({ext.arch}) has NaN or infinite weights in "
+                                f"{', '.join(broken[:3])}{' ...' if len(broken) > 3 else ''}; give weights of a trained model")
+    _check_outputs(model, ext, data)
 
 
 def obtain_external(ext: ExternalClassifier, data: DatasetSplits, device: torch.device, cache: ArtifactCache) -> LoadedClassifier:
@@ -132,3 +135,4 @@ def _check_outputs(model: nn.Module, ext: ExternalClassifier, data: DatasetSplit
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise InvalidInputError(f"classifier {ext.label!r} ({ext.arch}) returns {shape} for {len(x)} {data.name} images; "
                                 f"it must return logits of shape {expected}")
+    check_finite_logits(logits, f"classifier {ext.label!r} ({ext.arch}) on {data.name} test images")

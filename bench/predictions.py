@@ -12,14 +12,27 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from bench.errors import InvalidInputError
+
 if TYPE_CHECKING:
     from defenses.stack import Stack
 
 
+def check_finite_logits(logits: torch.Tensor, what: str) -> torch.Tensor:
+    """``logits`` if all finite; NaN would silently count as class 0 under argmax, so it is an error naming the cause."""
+    bad = int((~torch.isfinite(logits)).any(dim=-1).sum()) if logits.is_floating_point() else 0
+    if bad:
+        raise InvalidInputError(f"{what}: non-finite logits (NaN or inf) for {bad} of {len(logits)} inputs; its weights hold "
+                                "NaN (training diverged, or a broken checkpoint), its inputs do (a purifier's output), "
+                                "or it overflows")
+    return logits
+
+
 def predict_labels(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
-    """``model``'s predicted labels for ``x``, in batches on ``device``; returned on the CPU."""
+    """``model``'s predicted labels for ``x``, in batches on ``device``; returned on the CPU.  Non-finite logits are an error."""
     with torch.no_grad():
-        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
+        return torch.cat([check_finite_logits(model(x[i : i + batch_size].to(device)), "the classifier").argmax(1).cpu()
+                          for i in range(0, len(x), batch_size)])
 
 
 def _sync(device: torch.device) -> None:

@@ -189,6 +189,26 @@ def _changed_keys(stored_json: str, new_json: str) -> list[str]:
     return changed
 
 
+def set_aside(path: Path) -> Path | None:
+    """Move the database at ``path`` (and its -wal/-shm) to ``NAME-<its spec digest>.sqlite`` beside it; returns where.
+
+    Nothing is moved (None) when there is no run there.  An existing file of the target name is never overwritten.
+    """
+    run = read_run(path)
+    if run is None:
+        return None
+    target = path.with_name(f"{path.stem}-{run['spec_digest'][:12]}{path.suffix}")
+    if target.exists():
+        raise UserError(f"{path} holds an older run and {target} exists already; move or delete one of them")
+    conn = _connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")  # folds a -wal into the file, so one rename moves the whole run
+    finally:
+        conn.close()
+    os.replace(path, target)
+    return target
+
+
 def done_keys(path: Path) -> set[str]:
     """Keys of the jobs done in an existing database (empty when there is none); read-only."""
     if read_run(path) is None:
