@@ -1,6 +1,6 @@
 """Exporting results: one row per result, through pandas, as CSV, JSON, Markdown or LaTeX.
 
-By default an export holds the reader's columns, DESIGN.md's
+By default an export holds the reader's columns; the first are fixed, since scripts read them by name:
 ``dataset, arch, recipe, defense, attack, threat, eps, lam, source, n, accuracy, ci_low, ci_high, seconds``
 (``lam`` only for auxaware, ``source`` only for transfer; empty elsewhere),
 then ``attack_name`` (the attack as the report names it: a reduced AutoAttack
