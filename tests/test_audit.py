@@ -72,7 +72,7 @@ class Blur(Defense):
 TOYS = {"none": "none", "Blur": Blur(), "Quantise": Quantise(), "Noise": Noise(), "Shattered": Shattered(),
         "BatchMix": BatchMix()}
 #: The check each toy exists for.
-CAUGHT_BY = {"Quantise": "gradients", "Noise": "randomness", "Shattered": "non_convergence", "BatchMix": "batch_independence"}
+CAUGHT_BY = {"Quantise": "gradients", "Noise": "randomness", "Shattered": "gradient_direction", "BatchMix": "batch_independence"}
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +181,8 @@ def test_trace_indicators_fail_on_their_cases():
     assert rising["incomplete_optimisation"].verdict is Verdict.FAIL
     wander = torch.where(t < 20, t, 40 - t)  # rises, then falls back to where it started
     assert _by_check(trace_checks(_trace(wander), no_success, correct))["non_convergence"].verdict is Verdict.FAIL
+    kept = _by_check(trace_checks(_trace(wander), no_success, correct, keeps_best=True))["non_convergence"]
+    assert kept.verdict is Verdict.WARN and "best iterate" in kept.evidence  # the returned point is the best one
     seen_wrong = _by_check(trace_checks(_trace(1 - torch.exp(-t / 3), margin=torch.ones(40, 10)), no_success, correct))
     assert seen_wrong["silent_success"].verdict is Verdict.FAIL
     dead = _by_check(trace_checks(_trace(torch.zeros(40, 10), unavailable=torch.ones(40, 10, dtype=torch.uint8)),

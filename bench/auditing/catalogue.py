@@ -7,6 +7,7 @@ from bench.auditing.verdicts import OVERALL
 CHECKS: dict[str, str] = {
     "randomness": "Two identical purifications must agree unless a stage declares randomized (else attacks ran without EOT).",
     "gradients": "The pipeline's input gradient must be usable (not zero, NaN or infinite) through stages declared differentiable.",
+    "gradient_direction": "A small step along the input gradient must raise the real pipeline's loss (else the gradient is shattered).",
     "batch_independence": "An example's purification must not change when the other examples of its batch do.",
     "logits": "The classifier must return logits, not probabilities, which flatten the attacks' losses.",
     "silent_success": "The attack must not see the pipeline err on examples the evaluation then finds correct.",

@@ -4,7 +4,9 @@ AutoAttack's ``checks.py`` warnings as verdicts.  The probes
 (``defenses.probes``) measure; this module decides what the numbers mean for
 an evaluation: an undeclared randomness means attacks ran without EOT, an
 unusable gradient through a stage declared differentiable means gradient
-attacks followed nothing (so adaptive attacks need BPDA there), a
+attacks followed nothing (so adaptive attacks need BPDA there), a gradient
+whose small step does not raise the real loss is shattered (it exists but
+says nothing about the function, so the attack wanders), a
 batch-dependent output means an example's verdict depends on its
 batch-mates, and probabilities in place of logits flatten every loss.
 """
@@ -12,6 +14,7 @@ batch-mates, and probabilities in place of logits flatten every loss.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from attacks.threats.pipeline import DefendedPipeline
@@ -21,13 +24,16 @@ from defenses.stack import Stack
 
 #: Shares of examples with an unusable gradient: above FAIL the gradient attacks had nothing to follow.
 GRADIENT_FAIL, GRADIENT_WARN = 0.10, 0.0
+#: The L-inf step (pixels) along the gradient's sign that must raise the real loss, and the shares of examples it may not.
+DIRECTION_STEP = 0.005
+DIRECTION_FAIL, DIRECTION_WARN = 0.25, 0.05
 
 
 def declared_checks(classifier: nn.Module, stack: Stack, pipeline: DefendedPipeline, x: torch.Tensor, y: torch.Tensor,
                     generator: torch.Generator) -> list[CheckResult]:
     """The four flag checks on the examples ``x`` (labels ``y``); ``pipeline`` is C o purify as adaptive attacks see it."""
     return [_randomness(stack, x, generator), _gradients(classifier, stack, pipeline, x, y, generator),
-            _batch(stack, x, generator), _logits(classifier, x)]
+            _direction(classifier, stack, x, y, generator), _batch(stack, x, generator), _logits(classifier, x)]
 
 
 def _stage_names(stack: Stack, flag: str, value: bool) -> str:
@@ -77,6 +83,41 @@ def _gradients(classifier: nn.Module, stack: Stack, pipeline: DefendedPipeline, 
     return CheckResult("gradients", verdict, probe.unavailable, GRADIENT_FAIL,
                        f"{measured} although stages {claimed} declare differentiable, so gradient attacks had nothing to "
                        "follow; declare differentiable = False (adaptive attacks then use BPDA) or offer unrolled_purify")
+
+
+def _losses(classifier: nn.Module, stack: Stack, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+    """Per-example CE of the real pipeline, the randomized stages' draws seeded with ``seed`` (the caller's state kept)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return F.cross_entropy(classifier(stack.purify(x)), y, reduction="none")
+
+
+def _direction(classifier: nn.Module, stack: Stack, x: torch.Tensor, y: torch.Tensor,
+               generator: torch.Generator) -> CheckResult:
+    """A small step along the sign of the autograd gradient must raise the real loss (else the gradient is shattered)."""
+    if not stack.differentiable:
+        return skipped("gradient_direction", "a stage is not differentiable: its BPDA or unrolled gradient is a surrogate, "
+                                             "not meant to predict the real loss")
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    x0 = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        loss = _losses(classifier, stack, x0, y, seed)
+        grad = torch.autograd.grad(loss.sum(), x0)[0] if loss.requires_grad else torch.zeros_like(x0)
+    flat = grad.flatten(1)
+    usable = (flat != 0).any(1) & torch.isfinite(flat).all(1)
+    if not usable.any():
+        return skipped("gradient_direction", "no example has a usable gradient (the gradients check says why)")
+    with torch.no_grad():
+        stepped = _losses(classifier, stack, (x + DIRECTION_STEP * grad.sign()).clamp(0, 1), y, seed)
+    flat_or_down = (stepped <= loss.detach()) & usable
+    share = float(flat_or_down.sum()) / float(usable.sum())
+    verdict = graded(share, DIRECTION_FAIL, DIRECTION_WARN)
+    text = (f"a step of {DIRECTION_STEP:g} along the input gradient's sign leaves the real loss flat or lower on {share:.0%} "
+            f"of {int(usable.sum())} examples")
+    if verdict is not Verdict.PASS:
+        text += ("; the gradient through the stages declared differentiable is shattered (it does not describe the "
+                 "function): declare differentiable = False for BPDA, or offer a faithful unrolled_purify")
+    return CheckResult("gradient_direction", verdict, share, DIRECTION_FAIL, text)
 
 
 def _batch(stack: Stack, x: torch.Tensor, generator: torch.Generator) -> CheckResult:

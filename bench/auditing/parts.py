@@ -19,7 +19,7 @@ import torch
 
 from attacks import ATTACKS
 from attacks.threats import craft
-from attacks.threats.adaptive import DEFAULT_RELU_BETA
+from attacks.threats.adaptive import DEFAULT_RELU_BETA, Selection
 from attacks.threats.pipeline import DefendedPipeline, autograd_stage, identity_stage
 from bench.auditing.binarization import binarization_test
 from bench.auditing.declared import declared_checks
@@ -102,9 +102,11 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
     crafts = dict(task.crafts)
 
     def correct(role: Role) -> np.ndarray:
+        """Per example: correct on every draw of the stack (one for a deterministic stack), as the evaluate jobs count."""
         x_adv = ctx.advset(crafts[role.value]).x_adv
-        labels, _ = defended_predictions(model, stack, x_adv, task.batch_size, ctx.device, task.seed)
-        return (labels == split.y).numpy()
+        draws = [defended_predictions(model, stack, x_adv, task.batch_size, ctx.device, task.seed + draw)[0] == split.y
+                 for draw in range(params["draws"])]
+        return torch.stack(draws).all(0).numpy()
 
     if part is Part.DECLARED:
         probe_n = params["settings"]["probe_n"]
@@ -114,7 +116,8 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
         advset = ctx.advset(crafts[Role.ADAPTIVE.value])
         flags = torch.from_numpy(correct(Role.ADAPTIVE))
         surrogate = _surrogate_correct(model, pipeline, advset.x_adv, split.y, task.batch_size, ctx.device)
-        return [*trace_checks(advset.trace, advset.success, flags), transfer_failure(surrogate, flags)], {}
+        keeps_best = Selection.coerce(threat.get("select", Selection.BEST)) is Selection.BEST
+        return [*trace_checks(advset.trace, advset.success, flags, keeps_best), transfer_failure(surrogate, flags)], {}
     if part is Part.SANITY:
         flags = {role: correct(role) for role in PART_ROLES[Part.SANITY]}
         settings, eps = params["settings"], params["eps"]

@@ -38,7 +38,7 @@ class Planner(Protocol):
 
 
 #: Bump when a check changes what it concludes from the same inputs (it enters the audit jobs' keys).
-VERSION = "1"
+VERSION = "2"
 AUDIT_ATTACK = "pgd"
 SQUARE = "square"
 
@@ -80,7 +80,8 @@ def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[St
                                       model.VERSION, role_eps, None, n, consumer=f"{consumer}/{role.value}")
     labels = AuditLabels(ref.dataset, ref.arch, ref.recipe, ref.seed, name, n)
     params = {"settings": settings.identity(), "eps": eps, "attack": dict(pgd.params), "threat": dict(adaptive.params), "threat_base": adaptive.model,
-              "effort_steps": effort_steps, "classes": planner._info(ref.dataset).num_classes}
+              "effort_steps": effort_steps, "classes": planner._info(ref.dataset).num_classes,
+              "draws": spec.draws if any(s.randomized for s in stages) else 1}
     base_deps = (f"train-{ref.key}",) + tuple(s.fit_job for s in stages if s.needs_fit)
     for part in Part:
         used = tuple((role.value, crafts[role].task) for role in PART_ROLES[part])

@@ -11,7 +11,9 @@ usable) is compared with how the evaluation judges the returned examples:
   whole rise (a concave, converged curve gains less there), so more steps
   would have gone further;
 - non-convergence: on examples still correct, the loss ended far below the
-  best it reached (noisy gradients or a step too large);
+  best it reached (noisy gradients or a step too large); an attack that
+  returns its best iterate loses optimisation to this, not correctness, so
+  there it is a warning at most;
 - unavailable gradients: the first step's input gradient was zero, NaN or infinite;
 - transfer failure: the differentiable surrogate the gradient came from
   (BPDA's identity or the unrolled purification) is fooled where the real
@@ -43,8 +45,12 @@ def _tail(steps: int) -> int:
     return max(1, steps // 10)
 
 
-def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, correct: torch.Tensor) -> list[CheckResult]:
-    """The four trace indicators; ``correct``: the evaluation's flags on the returned examples."""
+def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, correct: torch.Tensor,
+                 keeps_best: bool = False) -> list[CheckResult]:
+    """The four trace indicators; ``correct``: the evaluation's flags on the returned examples.
+
+    ``keeps_best``: the attack returned each example's best iterate (the adaptive threat's ``select="best"``).
+    """
     if not trace:
         why = ("the adaptive attack left no trace (not an iterative attack, or an adversarial set cached before traces "
                "were recorded); clear the cached set to craft it again")
@@ -73,9 +79,13 @@ def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, c
                                   + ("; run more steps (attack_params.pgd.steps)" if incomplete > INCOMPLETE_WARN else "")))
         fallen = (loss.amax(0) - loss[-1]) / span
         wander = float((fallen[correct] > 2 * FLAT).double().mean())
-        checks.append(CheckResult("non_convergence", graded(wander, NONCONVERGENCE_FAIL, NONCONVERGENCE_WARN), wander,
-                                  NONCONVERGENCE_FAIL, f"on {wander:.0%} of the examples the attack did not break, the final "
-                                  "loss lies well below the best it reached"
+        verdict = graded(wander, NONCONVERGENCE_FAIL, NONCONVERGENCE_WARN)
+        if keeps_best and verdict is Verdict.FAIL:
+            verdict = Verdict.WARN
+        kept = " (the attack returns its best iterate, so this costs optimisation, not correctness)" if keeps_best else ""
+        checks.append(CheckResult("non_convergence", verdict, wander, NONCONVERGENCE_FAIL,
+                                  f"on {wander:.0%} of the examples the attack did not break, the final loss lies well below "
+                                  f"the best it reached{kept}"
                                   + ("; use a smaller step or more EOT samples" if wander > NONCONVERGENCE_WARN else "")))
     else:
         why = "every example was broken, so there is no unfinished optimisation to judge" if not correct.any() else \
