@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, final
+from typing import Callable, ClassVar, final
 
 import torch
 
@@ -62,11 +62,10 @@ class Attack(ABC):
     #: Bump when a code change alters what ``run`` returns, so cached adversarial sets are not reused.
     VERSION: ClassVar[str] = "1"
 
-    def __init__(self, norm: Norm | str | None = None, **params: Any) -> None:
+    def __init__(self, norm: Norm | str | None = None) -> None:
         self.norm = Norm.coerce(norm) if norm is not None else self.norms[0]
         if self.norm not in self.norms:
             raise InvalidInputError(f"{type(self).__name__} supports norms {[n.value for n in self.norms]}, not {self.norm.value}")
-        self.params = params
 
     @abstractmethod
     def run(self, target: Target, x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator | None) -> torch.Tensor:

@@ -42,9 +42,6 @@ class ArtifactCache:
         base = self.root / kind / key
         return base.with_suffix(".safetensors"), base.with_suffix(".json")
 
-    def contains(self, kind: str, key: str) -> bool:
-        return all(p.is_file() for p in self._paths(kind, key))
-
     def load(self, kind: str, key: str) -> Artifact | None:
         """The artifact, or ``None`` when it is missing or fails its checksum (then it is removed)."""
         data_path, manifest_path = self._paths(kind, key)

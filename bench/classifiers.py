@@ -22,15 +22,13 @@ from bench.device import resolve_device
 from bench.errors import InvalidInputError
 from bench.hashing import content_key
 from bench.models import ARCHS
-from bench.models.robustbench_zoo import load_zoo_model
+from bench.models.robustbench_zoo import PRETRAINED, ZOO_PREFIX, load_zoo_model
 from bench.predictions import predict_labels
 from bench.recipes import RECIPES, train
 from bench.recipes.base import Recipe
 
 log = logging.getLogger(__name__)
 
-ZOO_PREFIX = "robustbench:"
-PRETRAINED = "pretrained"
 #: Bump when the arch code changes in a way that changes trained weights.
 ARCH_VERSION = "1"
 

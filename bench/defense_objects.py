@@ -1,8 +1,8 @@
 """Defense instances given from Python (not registered anywhere): checked and identified by content.
 
 Such an object is keyed by what determines its outputs: its ``identity()``
-(type, ``VERSION``, parameters), the bytes of its state before fitting (the
-tensors of its modules) and its plain attributes (numbers, strings, tensors,
+(type, ``VERSION``, constructor parameters), the bytes of its state before
+fitting (its tensors and the tensors of its modules) and its plain attributes (numbers, strings, tensors,
 and lists or dicts of them), so a subclass that keeps a setting in an
 attribute rather than in ``params`` is still told apart.  Code is not hashed:
 bump ``VERSION`` when a change of ``purify`` or ``fit`` changes results.
@@ -22,13 +22,11 @@ _SCALARS = (str, int, float, bool, type(None), torch.Tensor)
 
 
 def check_defense_object(obj: Any, where: str) -> None:
-    """A Defense instance that implements ``purify`` and was initialised (``super().__init__(**params)``)."""
+    """A Defense instance that implements ``purify``."""
     if not isinstance(obj, Defense):
         raise InvalidInputError(f"{where}: {type(obj).__name__} is not a Defense; subclass defenses.Defense and implement purify")
     if type(obj).purify is Defense.purify:
         raise InvalidInputError(f"{where}: {type(obj).__name__} does not implement purify(x)")
-    if not isinstance(getattr(obj, "params", None), dict):
-        raise InvalidInputError(f"{where}: {type(obj).__name__} has no params; call super().__init__(**params) in its __init__")
 
 
 def defense_digest(defense: Any) -> str:

@@ -1,6 +1,6 @@
 """Exporting results: one row per result, through pandas, as CSV, JSON, Markdown or LaTeX.
 
-The first columns are DESIGN.md's
+The first columns are fixed, since scripts read them by name:
 ``dataset, arch, recipe, defense, attack, threat, eps, lam, source, n, accuracy, ci_low, ci_high, seconds``
 (``lam`` only for auxaware, ``source`` only for transfer; empty elsewhere), then
 the rest of what the store keeps (undefended accuracy, draws, timings, keys).

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 import traceback
-from datetime import datetime, timezone
 from dataclasses import asdict
 from typing import Any, Callable
 
@@ -26,15 +25,12 @@ from bench.auditing.parts import run_part
 from bench.jobs import AuditTask, CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
 from bench.predictions import defended_predictions, predict_labels
 from bench.run_context import RunContext
+from bench.timestamps import now
 from defenses.timing import time_purification
 
 JobOutput = tuple[dict[str, Any], EvalResult | None]
 TIMING_SINGLE_IMAGES = 8  # batch-1 calls averaged: enough for a stable mean, cheap for the slowest purifier
 TIMING_BATCH_SIZE = 256  # the "large batch" of the throughput, the first test images tiled up to it
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _train(task: TrainTask, ctx: RunContext) -> JobOutput:

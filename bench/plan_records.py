@@ -48,10 +48,10 @@ def resolved_stage(stage: StageRef, dataset: str) -> dict[str, Any]:
     """A defense stage's parameters: its configuration resolved for ``dataset`` where it has presets."""
     instance = stage.instance if stage.instance is not None else DEFENSES.create(stage.base, **stage.params)
     if isinstance(instance, PresetDefense):
-        config = instance.resolve(dataset, instance.params)
+        config = instance.resolve(dataset, instance.keyed_params())
         params = asdict(config) if is_dataclass(config) else dict(config)
     else:
-        params = {**constructor_defaults(type(instance)), **stage.params}
+        params = instance.keyed_params()  # the constructor's arguments, defaults included
     return {"label": stage.label, "base": stage.base, "given": stage.params, "params": params}
 
 

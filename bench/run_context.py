@@ -94,7 +94,13 @@ class RunContext:
         return self._classifiers[ref.key]
 
     def stage(self, ref: ClassifierRef, stage: StageRef, seed: int) -> tuple[Any, dict[str, Any], bool]:
-        """The defense stage attached to ``ref``, its fitted state loaded; returns (defense, metadata, fitted_now)."""
+        """The defense stage for ``ref``, its fitted state loaded; returns (defense, metadata, fitted_now).
+
+        The life cycle of ``defenses.base``: a fresh object is fitted once and
+        its state cached; every use gets another fresh object, ``build(ctx)``,
+        then the cached state loaded strictly, so a run from the cache sees
+        exactly what the run that fitted it saw.
+        """
         if stage.key in self._stages:
             return self._stages[stage.key]
         ctx = FitContext(classifier=self.classifier(ref).model, train=self.dataset(ref.dataset).train, dataset=ref.dataset,
@@ -113,7 +119,7 @@ class RunContext:
                 fitted_now = True
             metadata = artifact.metadata
         defense = new_defense(stage)
-        defense.attach(ctx)
+        defense.build(ctx)
         if stage.needs_fit:
             defense.load_state_dict({k: v.to(self.device) for k, v in artifact.tensors.items()})
         defense.to(self.device)

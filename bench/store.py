@@ -35,7 +35,6 @@ import socket
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import quote
@@ -45,6 +44,7 @@ import numpy as np
 from bench.atomic import check_writable_file
 from bench.errors import UserError
 from bench.jobs import AuditTask, EvaluateTask, Job, Outcome, Status
+from bench.timestamps import now
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
@@ -101,10 +101,6 @@ def pack_flags(flags: np.ndarray) -> bytes:
 
 def unpack_flags(blob: bytes, n: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(blob, dtype=np.uint8), count=n).astype(bool)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _labels_json(job: Job) -> str | None:
@@ -267,7 +263,7 @@ class Store:
         """Record the run on first use; refuse a database made by another spec."""
         with self.transaction() as c:
             c.execute("INSERT OR IGNORE INTO run VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (name, spec_digest, spec_json, spec_text, seed, n, device, _now(), SCHEMA_VERSION))
+                      (name, spec_digest, spec_json, spec_text, seed, n, device, now(), SCHEMA_VERSION))
         check_resumable(self.path, spec_digest, spec_json)
 
     def start_session(self, *, executor: str, device: str, argv: Sequence[str], versions: dict[str, str],
@@ -275,14 +271,14 @@ class Store:
         with self.transaction() as c:
             cur = c.execute("INSERT INTO sessions (started, pid, host, executor, device, argv, versions_json, code_revision) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (_now(), os.getpid(), socket.gethostname(), executor, device, json.dumps(list(argv)),
+                            (now(), os.getpid(), socket.gethostname(), executor, device, json.dumps(list(argv)),
                              json.dumps(versions), code_revision))
             self.session_id = int(cur.lastrowid)
         return self.session_id
 
     def finish_session(self, outcome: str) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE sessions SET finished = ?, outcome = ? WHERE id = ?", (_now(), outcome, self.session_id))
+            c.execute("UPDATE sessions SET finished = ?, outcome = ? WHERE id = ?", (now(), outcome, self.session_id))
 
     def record_plan(self, jobs: Sequence[Job]) -> None:
         """Replace the list of planned jobs (same content when two processes run the same spec)."""

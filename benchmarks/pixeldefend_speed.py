@@ -54,7 +54,7 @@ def fitted_pixeldefend(seed: int) -> PixelDefend:
         cache.save("defenses", key, defense.state_dict(), {"fit_seconds": defense.fit_seconds, **defense.fit_stats})
         print(f"fitted the PixelCNN in {defense.fit_seconds:.1f} s ({defense.fit_stats})")
     else:
-        defense.attach(ctx)
+        defense.build(ctx)
         defense.load_state_dict(artifact.tensors)
         print(f"loaded the PixelCNN from the cache (fitted in {artifact.metadata.get('fit_seconds', float('nan')):.1f} s)")
     return defense

@@ -1,15 +1,15 @@
 """The life cycle shared by trained defenses whose parameters default to a per-dataset preset.
 
 Parameters left as ``None`` take the dataset's preset when the defense is
-bound to a classifier and dataset (``attach``, also the first step of
+bound to a classifier and dataset (``build``, also the first step of
 ``fit``).  The given ones are checked at construction, against stand-ins for
 the preset values, so a typo fails before any training.  ``identity`` adds a
 digest of the preset table: editing a preset changes the cache keys of every
 state fitted with it, even for a defense whose parameters were all ``None``.
 
 A subclass supplies its table (``PRESETS``), its resolver (``resolve``), the
-attribute holding its trained network (``NETWORK``), ``_build`` (the
-untrained networks, seeded) and ``_train`` (training them in place).
+attribute holding its trained network (``NETWORK``), ``_build_networks``
+(the untrained networks, seeded) and ``_train`` (training them in place).
 """
 
 from __future__ import annotations
@@ -33,14 +33,15 @@ class PresetDefense(Defense):
     PRESETS: ClassVar[Mapping[str, Mapping[str, Any]]]
     #: Stand-ins for the preset values that have no code default, used only to check parameters at construction.
     PLACEHOLDERS: ClassVar[Mapping[str, Any]] = {}
-    #: The attribute holding the trained network: None until ``attach`` or ``fit`` builds it.
+    #: The attribute holding the trained network: None until ``build`` or ``fit`` makes it.
     NETWORK: ClassVar[str]
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        given = {k: v for k, v in params.items() if v is not None}
+    def __init__(self) -> None:
+        """Checks the parameters captured from the subclass's signature (``None``: the dataset's preset)."""
+        super().__init__()
+        given = {k: v for k, v in self.keyed_params().items() if v is not None}
         self.resolve("", {**self.PLACEHOLDERS, **given})
-        self.config: Any = None  # the resolved configuration, known once the dataset is (``attach``)
+        self.config: Any = None  # the resolved configuration, known once the dataset is (``build``)
         self.fit_seconds: float | None = None
         self.fit_stats: dict[str, float] = {}
 
@@ -53,36 +54,36 @@ class PresetDefense(Defense):
         """Every constructor parameter (None: the dataset preset) and a digest of the preset table."""
         return {**super().identity(), "presets": content_key(self.PRESETS)}
 
-    def attach(self, ctx: FitContext) -> None:
+    def build(self, ctx: FitContext) -> None:
         """Resolve the configuration for ``ctx.dataset`` and build the untrained networks under ``ctx.seed``."""
-        self.config = self.resolve(ctx.dataset, self.params)
-        self._build(ctx)
+        self.config = self.resolve(ctx.dataset, self.keyed_params())
+        self._build_networks(ctx)
 
     def fit(self, ctx: FitContext) -> None:
-        """``attach``, then train; ``fit_seconds`` covers both, training attacks included (as in the AID paper's Table 2)."""
+        """``build``, then train; ``fit_seconds`` covers both, training attacks included (as in the AID paper's Table 2)."""
         if len(ctx.train) == 0:
             raise InvalidInputError(f"{self.NAME} needs a non-empty training split")
         begin = time.perf_counter()
-        self.attach(ctx)
+        self.build(ctx)
         self.fit_stats = self._train(ctx)
         self.fit_seconds = time.perf_counter() - begin
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self._require_attached()
+        self._require_built()
         super().load_state_dict(state)
 
-    def _build(self, ctx: FitContext) -> None:
+    def _build_networks(self, ctx: FitContext) -> None:
         """Build the untrained networks for ``ctx`` (``self.config`` is resolved)."""
         raise NotImplementedError
 
     def _train(self, ctx: FitContext) -> dict[str, float]:
-        """Train the networks ``_build`` made; returns statistics of the training."""
+        """Train the networks ``_build_networks`` made; returns statistics of the training."""
         raise NotImplementedError
 
-    def _require_attached(self) -> None:
+    def _require_built(self) -> None:
         if self.config is None or getattr(self, self.NETWORK) is None:
             raise UserError(f"this {self.NAME} defense has no {self.NETWORK} yet; "
-                            "call fit(ctx), or attach(ctx) then load_state_dict(state)")
+                            "call fit(ctx), or build(ctx) then load_state_dict(state)")
 
 
 def merged_preset(name: str, presets: Mapping[str, Mapping[str, Any]], dataset: str, overrides: Mapping[str, Any],

@@ -3,7 +3,8 @@
 Each stage is fitted and cached on its own (against the frozen classifier and
 the clean training data), so a stage fitted once serves every stack that
 contains it.  A stack is randomized if any stage is, differentiable only if
-every stage is; adaptive attacks look at each stage's own flags.
+every stage is; adaptive attacks look at each stage's own flags (a stage that
+is not differentiable gets BPDA or its unrolling, the others autograd).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Stack:
 
     @property
     def differentiable(self) -> bool:
+        """True when plain autograd through every stage is what the stages declare usable."""
         return all(d.differentiable for _, d in self.stages)
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:

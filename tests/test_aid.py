@@ -13,12 +13,12 @@ from torch import nn
 from attacks import ATTACKS
 from bench.data.splits import Split
 from bench.errors import InvalidInputError, UserError
+from bench.models.frozen import frozen
 from bench.models.taps import TappedClassifier
 from defenses import DEFENSES, FitContext, Stack
 from defenses.aid import AIDPurifier
 from defenses.aid.augment import augment
 from defenses.aid.config import Augmentation
-from defenses.aid.frozen import frozen
 from defenses.aid.presets import PRESETS, resolve
 from defenses.aid.training import discriminator_loss, training_attack, training_batch
 from defenses.timing import time_purification
@@ -95,7 +95,7 @@ def test_fit_is_deterministic_under_a_seed(natural_cnn, train_split, x_test):
 
 def test_training_lowers_the_bce_on_held_out_mixed_examples(natural_cnn, train_split, mnist, aid):
     untrained = AIDPurifier(**TINY)
-    untrained.attach(context(natural_cnn, train_split))  # the initial D of fit(): same seed, same init
+    untrained.build(context(natural_cnn, train_split))  # the initial D of fit(): same seed, same init
     held = mnist.test.head(128)
     cfg = aid.config
     with frozen(natural_cnn):
@@ -121,9 +121,9 @@ def test_classifier_is_unchanged(natural_cnn, train_split, x_test):
 
 def test_state_dict_round_trip(natural_cnn, train_split, aid, x_test):
     fresh = AIDPurifier(**TINY)
-    with pytest.raises(UserError, match="attach"):
+    with pytest.raises(UserError, match="build"):
         fresh.load_state_dict(aid.state_dict())
-    fresh.attach(context(natural_cnn, train_split, seed=5))
+    fresh.build(context(natural_cnn, train_split, seed=5))
     fresh.load_state_dict(aid.state_dict())
     assert torch.equal(fresh.purify(x_test), aid.purify(x_test))
 
@@ -145,7 +145,7 @@ def test_aux_loss_is_differentiable_in_x(aid, x_test):
 @pytest.mark.parametrize("box_gradient", ["exact", "ste"])
 def test_unrolled_ste_forward_equals_purify(natural_cnn, train_split, aid, x_test, box_gradient):
     other = AIDPurifier(**TINY, box_gradient=box_gradient)  # surrogate: "ste", the default
-    other.attach(context(natural_cnn, train_split))
+    other.build(context(natural_cnn, train_split))
     other.load_state_dict(aid.state_dict())
     assert torch.equal(other.unrolled_purify(x_test.clone().requires_grad_(True)).detach(), aid.purify(x_test))
 
@@ -155,7 +155,7 @@ def test_box_gradient_on_a_piecewise_linear_network(natural_cnn, train_split, ai
     grads = {}
     for box_gradient in ("exact", "ste"):
         other = AIDPurifier(**TINY, box_gradient=box_gradient)
-        other.attach(context(natural_cnn, train_split))
+        other.build(context(natural_cnn, train_split))
         other.load_state_dict(aid.state_dict())
         x = x_test.clone().requires_grad_(True)
         (grads[box_gradient],) = torch.autograd.grad(other.unrolled_purify(x).sum(), x)
@@ -205,7 +205,7 @@ def test_unrolled_gradient_matches_finite_differences(eps):
     defense = AIDPurifier(taps="layer1,layer2", width=8, branch_depth=1, head_depth=1, eps=eps, step=0.04, steps=3,
                           surrogate="tanh", temperature=0.5, box_gradient="exact", train_eps=0.1, train_step=0.01,
                           gamma=1.0)
-    defense.attach(context(net, split, dataset="no-preset"))  # attach only: the train_* values are never used
+    defense.build(context(net, split, dataset="no-preset"))  # build only: the train_* values are never used
     x = (0.2 + 0.6 * torch.rand(2, 1, 6, 6, dtype=torch.float64)).requires_grad_(True)
     weights = torch.randn_like(x)
     f = lambda z: (weights * defense.unrolled_purify(z)).sum()  # noqa: E731

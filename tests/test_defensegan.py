@@ -88,7 +88,7 @@ def test_purify_is_deterministic_and_batch_independent(gan, x_test):
 
 def test_restart_seed_changes_the_starting_points(train_split, gan, x_test):
     other = DefenseGAN(**{**TINY, "restart_seed": 1})
-    other.attach(context(train_split))
+    other.build(context(train_split))
     other.load_state_dict(gan.state_dict())
     assert not torch.equal(other.purify(x_test), gan.purify(x_test))
 
@@ -107,9 +107,9 @@ def test_state_round_trip_through_the_artifact_cache(tmp_path, train_split, gan,
     cache = ArtifactCache(tmp_path)
     cache.save("defenses", "defensegan-test", gan.state_dict(), {})
     fresh = DefenseGAN(**TINY)
-    with pytest.raises(UserError, match="attach"):
+    with pytest.raises(UserError, match="build"):
         fresh.load_state_dict(gan.state_dict())
-    fresh.attach(context(train_split, seed=5))
+    fresh.build(context(train_split, seed=5))
     fresh.load_state_dict(cache.load("defenses", "defensegan-test").tensors)
     assert torch.equal(fresh.purify(x_test), gan.purify(x_test))
 
@@ -126,7 +126,7 @@ def test_unrolled_purify_matches_purify_and_has_gradients(gan, x_test):
 def test_unrolled_gradient_matches_finite_differences(train_split, gan, x_test):
     """In float64 with one restart, the directional derivative of the whole search."""
     defense = DefenseGAN(**{**TINY, "restarts": 1, "search_steps": 3})
-    defense.attach(context(train_split))
+    defense.build(context(train_split))
     defense.load_state_dict(gan.state_dict())
     defense.generator.double()
     x = x_test[:2].double()
@@ -174,8 +174,8 @@ def test_user_errors(train_split, gan):
     with pytest.raises(UserError, match="fit"):
         DefenseGAN().purify(torch.zeros(1, 1, 28, 28))
     with pytest.raises(InvalidInputError, match="preset"):
-        DefenseGAN().attach(context(train_split, dataset="unknown"))
+        DefenseGAN().build(context(train_split, dataset="unknown"))
     with pytest.raises(InvalidInputError, match="multiples of 4"):
-        DefenseGAN(**TINY).attach(context(Split(torch.zeros(2, 1, 30, 30), torch.zeros(2, dtype=torch.long))))
+        DefenseGAN(**TINY).build(context(Split(torch.zeros(2, 1, 30, 30), torch.zeros(2, dtype=torch.long))))
     with pytest.raises(InvalidInputError, match="fitted to images"):
         gan.purify(torch.zeros(1, 1, 32, 32))

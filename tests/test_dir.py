@@ -110,7 +110,7 @@ def test_random_masks_are_seeded_by_the_global_generator(dir_defense, x_test):
 
 def test_a_mask_seed_makes_purification_a_fixed_function(dir_defense, natural_cnn, train_split, x_test):
     fixed = DIRPurifier(**TINY, mask_seed=7)
-    fixed.attach(context(natural_cnn, train_split))
+    fixed.build(context(natural_cnn, train_split))
     fixed.load_state_dict(dir_defense.state_dict())
     whole = seeded(fixed.purify, x_test, 0)
     assert torch.equal(seeded(fixed.purify, x_test, 1), whole)
@@ -157,7 +157,7 @@ def test_state_round_trips_through_the_cache(dir_defense, natural_cnn, train_spl
     cache.save("defenses", "dir-key", dir_defense.state_dict(), {"fit_seconds": dir_defense.fit_seconds})
     assert set(dir_defense.state_dict()) and all(k.startswith("denoiser.") for k in dir_defense.state_dict())
     fresh = DIRPurifier(**TINY)
-    fresh.attach(context(natural_cnn, train_split))
+    fresh.build(context(natural_cnn, train_split))
     expected = seeded(dir_defense.purify, x_test, 0)
     assert not torch.equal(seeded(fresh.purify, x_test, 0), expected)  # untrained before loading
     fresh.load_state_dict(cache.load("defenses", "dir-key").tensors)

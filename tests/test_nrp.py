@@ -105,7 +105,7 @@ def test_state_round_trips_through_the_cache(nrp, natural_cnn, train_split, x_te
     cache.save("defenses", "nrp-key", nrp.state_dict(), {"fit_seconds": nrp.fit_seconds})
     assert set(nrp.state_dict()) and all(k.startswith("purifier.") for k in nrp.state_dict())
     fresh = NRPPurifier(**TINY)
-    fresh.attach(context(natural_cnn, train_split))
+    fresh.build(context(natural_cnn, train_split))
     assert not torch.equal(fresh.purify(x_test), nrp.purify(x_test))  # untrained before loading
     fresh.load_state_dict(cache.load("defenses", "nrp-key").tensors)
     assert torch.equal(fresh.purify(x_test), nrp.purify(x_test))
@@ -113,7 +113,7 @@ def test_state_round_trips_through_the_cache(nrp, natural_cnn, train_split, x_te
 
 def test_dynamic_inference_is_random_but_seeded(nrp, natural_cnn, train_split, x_test):
     dynamic = NRPPurifier(**TINY, dynamic=True)
-    dynamic.attach(context(natural_cnn, train_split))
+    dynamic.build(context(natural_cnn, train_split))
     dynamic.load_state_dict(nrp.state_dict())
     outputs = []
     for seed in (0, 0, 1):

@@ -161,7 +161,7 @@ def test_exact_ties_are_settled_as_the_naive_decoder_settles_them(pixeldefend, x
 
 def test_zero_eps_returns_the_quantised_input(train_split, x_real, pixeldefend):
     defense = PixelDefend(**TINY, eps=0.0)
-    defense.attach(context(train_split))
+    defense.build(context(train_split))
     defense.load_state_dict(pixeldefend.state_dict())
     assert torch.equal(defense.purify(x_real), to_levels(x_real) / 255.0)
 
@@ -183,7 +183,7 @@ def test_fit_is_deterministic_under_a_seed(train_split, pixeldefend, x_real):
 def test_fit_records_time_and_lowers_held_out_likelihood_loss(train_split, pixeldefend, mnist):
     assert pixeldefend.fit_seconds is not None and pixeldefend.fit_seconds > 0
     untrained = PixelDefend(**TINY)
-    untrained.attach(context(train_split))  # the initial network of fit(): same seed, same init
+    untrained.build(context(train_split))  # the initial network of fit(): same seed, same init
     held = to_levels(mnist.test.x[:16])
     with torch.no_grad():
         assert negative_log_likelihood(pixeldefend.pixelcnn, held) < negative_log_likelihood(untrained.pixelcnn, held)
@@ -193,9 +193,9 @@ def test_state_round_trip_through_the_artifact_cache(tmp_path, train_split, pixe
     cache = ArtifactCache(tmp_path)
     cache.save("defenses", "pixeldefend-test", pixeldefend.state_dict(), {})
     fresh = PixelDefend(**TINY)
-    with pytest.raises(UserError, match="attach"):
+    with pytest.raises(UserError, match="build"):
         fresh.load_state_dict(pixeldefend.state_dict())
-    fresh.attach(context(train_split, seed=5))
+    fresh.build(context(train_split, seed=5))
     fresh.load_state_dict(cache.load("defenses", "pixeldefend-test").tensors)
     assert torch.equal(fresh.purify(x_real), pixeldefend.purify(x_real))
 
@@ -224,7 +224,7 @@ def test_user_errors(train_split, pixeldefend):
     with pytest.raises(UserError, match="fit"):
         PixelDefend().purify(torch.zeros(1, 1, 4, 4))
     with pytest.raises(InvalidInputError, match="preset"):
-        PixelDefend().attach(context(train_split, dataset="unknown"))
+        PixelDefend().build(context(train_split, dataset="unknown"))
     with pytest.raises(InvalidInputError, match=r"\[0, 1\]"):
         pixeldefend.purify(torch.full((1, 1, 4, 4), 1.5))
     with pytest.raises(InvalidInputError, match="channels"):

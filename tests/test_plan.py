@@ -1,4 +1,4 @@
-"""Planning: the four job kinds, keyed by content, with the reuse DESIGN.md asks for."""
+"""Planning: the four job kinds, keyed by content, with one oblivious adversarial set serving every stack of its classifier."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def test_unknown_name_lists_valid_names() -> None:
     reg.add("beta", lambda: 2)
     with pytest.raises(UnknownNameError, match="unknown things 'gamma'; valid names: alpha, beta"):
         reg.get("gamma")
-    with pytest.raises(ValueError):  # UnknownNameError is also a ValueError, as DESIGN.md asks
+    with pytest.raises(ValueError):  # UnknownNameError is also a ValueError, for callers that catch the usual lookup error
         reg.create("gamma")
 
 

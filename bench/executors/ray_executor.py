@@ -26,10 +26,11 @@ from bench.errors import UserError
 from bench.executors.hooks import Hooks
 from bench.executors.skip import skipped_outcome
 from bench.jobs import Job, Outcome, Status
-from bench.jobs_execute import execute, now
+from bench.jobs_execute import execute
 from bench.paths import cache_root
 from bench.run_context import ContextSettings, RunContext
 from bench.run_schedule import Schedule
+from bench.timestamps import now
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.jobs import Job, Outcome, Status
-from bench.jobs_execute import now
+from bench.timestamps import now
 
 
 def skipped_outcome(job: Job, cause: Job) -> Outcome:

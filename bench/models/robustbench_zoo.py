@@ -19,6 +19,10 @@ from torch import nn
 from bench.errors import DataUnavailableError
 from bench.paths import data_root
 
+#: An arch named ``robustbench:NAME`` is the zoo's model NAME.
+ZOO_PREFIX = "robustbench:"
+#: The recipe of every zoo arch: its models come trained.
+PRETRAINED = "pretrained"
 ZOO_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet": "imagenet"}
 
 

@@ -1,7 +1,8 @@
 """The inner maximisation of adversarial training, run with the model in eval mode.
 
 Batch-norm statistics are frozen while the attack runs (as in the TRADES
-reference training) and the model is put back in train mode for the update.
+reference training) and the model's mode and gradient flags are restored for
+the update.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import nn
 from attacks.iterative import iterate
 from attacks.losses import cross_entropy
 from attacks.norms import Norm, random_start
+from bench.models.frozen import frozen
 
 
 def adversarial_batch(
@@ -29,15 +31,7 @@ def adversarial_batch(
     start: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """PGD examples for training (L-inf, random start unless ``start`` is given)."""
-    was_training = model.training
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
+    with frozen(model):
         begin = start if start is not None else random_start(x, eps, Norm.LINF, generator)
         x_adv = iterate(model, x, y, eps=eps, step_size=step_size, steps=steps, norm=Norm.LINF, loss=loss, start=begin)
-    finally:
-        for p in model.parameters():
-            p.requires_grad_(True)
-        model.train(was_training)
     return x_adv.detach()

@@ -10,6 +10,7 @@ from attacks.threats import DEFAULT_THREAT
 from bench.errors import UserError
 from bench.external_classifiers import ExternalClassifier
 from bench.hashing import content_key
+from bench.models.robustbench_zoo import PRETRAINED, ZOO_PREFIX
 from bench.plan_sources import TransferSource
 from bench.spec.audit_settings import AuditSettings
 
@@ -17,8 +18,6 @@ USE = "use"
 DEFAULT_LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_DRAWS = 5  # evaluations of a randomized stack (the worst over draws is its accuracy)
-ZOO_PREFIX = "robustbench:"
-PRETRAINED = "pretrained"  # the recipe of zoo archs
 
 AXES = ("datasets", "archs", "recipes", "defenses", "attacks", "threats", "eps", "lam", "sources")
 AXIS_DEFAULTS: dict[str, list[str]] = {"datasets": ["mnist5k"], "archs": ["smallcnn"], "recipes": ["natural"],

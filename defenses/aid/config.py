@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from bench.choice import Choice
 from bench.errors import InvalidInputError
+from defenses.parameter_checks import check_number
 
 
 
@@ -82,13 +83,13 @@ class AIDConfig:
         if self.targets is Targets.CONTRASTIVE and len(self.taps) < 2:
             raise InvalidInputError("targets='contrastive' pairs a low tap with a high tap; give two taps, e.g. taps='layer1,layer3'")
         for name in ("train_eps", "eps", "weight_decay", "momentum"):
-            _check(name, getattr(self, name), minimum=0.0)
+            check_number("aid", name, getattr(self, name), minimum=0.0)
         for name in ("train_step", "step", "gamma", "lr", "temperature"):
-            _check(name, getattr(self, name), minimum=0.0, strict=True)
+            check_number("aid", name, getattr(self, name), minimum=0.0, strict=True)
         for name in ("train_steps", "width", "epochs", "batch_size"):
-            _check(name, getattr(self, name), minimum=1, integer=True)
+            check_number("aid", name, getattr(self, name), minimum=1, integer=True)
         for name in ("steps", "branch_depth", "head_depth"):
-            _check(name, getattr(self, name), minimum=0, integer=True)
+            check_number("aid", name, getattr(self, name), minimum=0, integer=True)
 
 
 def parse_taps(taps: Any) -> tuple[str, ...]:
@@ -97,11 +98,3 @@ def parse_taps(taps: Any) -> tuple[str, ...]:
     if not names or any(not n for n in names) or len(set(names)) != len(names):
         raise InvalidInputError(f"taps must be one or more distinct tap names, e.g. 'layer1,layer3'; got {taps!r}")
     return names
-
-
-def _check(name: str, value: Any, *, minimum: float, strict: bool = False, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    bad = isinstance(value, bool) or not isinstance(value, kind) or value < minimum or (strict and value == minimum)
-    if bad:
-        relation = ">" if strict else ">="
-        raise InvalidInputError(f"aid parameter {name} must be {'an integer' if integer else 'a number'} {relation} {minimum}, got {value!r}")

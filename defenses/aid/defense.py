@@ -1,13 +1,13 @@
 """The ``aid`` defense: AID-Purifier (a discriminator on two classifier taps) as a purebench Defense.
 
-Parameters left as ``None`` take the dataset's preset at ``attach``/``fit``
+Parameters left as ``None`` take the dataset's preset at ``build``/``fit``
 time (``defenses.aid.presets``); everything else is the paper's default.
 ``purify`` is Algorithm 2, a gradient procedure, so the defense declares
 itself non-differentiable and ``unrollable``: adaptive attacks differentiate
 ``unrolled_purify``, the differentiable unrolling (or BPDA, when asked).  ``aux_loss`` is D's
 BCE towards "clean", the L_D of the auxiliary-aware attack (eq. 2).
 
-A fitted state is loaded with ``attach(ctx)`` (builds D for that classifier
+A fitted state is loaded with ``build(ctx)`` (builds D for that classifier
 and dataset) followed by ``load_state_dict``.  The classifier is never
 modified: it runs in eval mode with gradients off, and its mode and flags are
 restored after every call.
@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.models.frozen import frozen
 from defenses.aid.augment import T_CLEAN
 from defenses.aid.config import AIDConfig
 from defenses.aid.discriminator import Discriminator
 from defenses.aid.features import classifier_dtype, pooled_taps, tap_widths
-from defenses.aid.frozen import frozen
 from defenses.aid.presets import PRESETS, resolve
 from defenses.aid.purification import purify
 from defenses.aid.training import train_discriminator
@@ -80,11 +80,11 @@ class AIDPurifier(PresetDefense):
         temperature: float | None = None,
         box_gradient: str | None = None,
     ) -> None:
-        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})  # every keyword above
+        super().__init__()
         self.classifier: nn.Module | None = None
         self.discriminator: Discriminator | None = None
 
-    def _build(self, ctx: FitContext) -> None:
+    def _build_networks(self, ctx: FitContext) -> None:
         """An untrained D for ``ctx.classifier``."""
         self.classifier = ctx.classifier
         widths = tap_widths(ctx.classifier, ctx.train.x.shape[1:], self.config.taps, ctx.device)
@@ -103,13 +103,13 @@ class AIDPurifier(PresetDefense):
         return self.discriminator(pooled_taps(self.classifier, x, self.config.taps))
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
-        self._require_attached()
+        self._require_built()
         cfg = self.config
         with frozen(self.classifier):
             return purify(self.logits, x, eps=cfg.eps, step=cfg.step, steps=cfg.steps)
 
     def unrolled_purify(self, x: torch.Tensor) -> torch.Tensor:
-        self._require_attached()
+        self._require_built()
         cfg = self.config
         with frozen(self.classifier):
             return unrolled_purify(self.logits, x, eps=cfg.eps, step=cfg.step, steps=cfg.steps,
@@ -117,7 +117,7 @@ class AIDPurifier(PresetDefense):
 
     def aux_loss(self, x: torch.Tensor) -> torch.Tensor:
         """Per-example BCE of D towards "clean" (t = 0), differentiable in ``x``: L_D of eq. 2."""
-        self._require_attached()
+        self._require_built()
         with frozen(self.classifier):
             logits = self.logits(x)
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, T_CLEAN), reduction="none")

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.errors import InvalidInputError
+from defenses.parameter_checks import check_number
 
 
 @dataclass(frozen=True)
@@ -25,21 +26,13 @@ class DefenseGANConfig:
 
     def __post_init__(self) -> None:
         for name in ("restarts", "latent", "width", "train_steps", "batch_size"):
-            _check(name, getattr(self, name), minimum=1, integer=True)
-        _check("search_steps", self.search_steps, minimum=0, integer=True)
-        _check("restart_seed", self.restart_seed, minimum=0, integer=True)
+            check_number("defensegan", name, getattr(self, name), minimum=1, integer=True)
+        check_number("defensegan", "search_steps", self.search_steps, minimum=0, integer=True)
+        check_number("defensegan", "restart_seed", self.restart_seed, minimum=0, integer=True)
         for name in ("search_lr", "lr"):
-            _check(name, getattr(self, name), minimum=0.0, strict=True)
+            check_number("defensegan", name, getattr(self, name), minimum=0.0, strict=True)
         if not 0 <= self.beta1 < 1:
             raise InvalidInputError(f"defensegan beta1 must be in [0, 1), got {self.beta1!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _check(name: str, value: Any, *, minimum: float, strict: bool = False, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    bad = isinstance(value, bool) or not isinstance(value, kind) or value < minimum or (strict and value == minimum)
-    if bad:
-        relation = ">" if strict else ">="
-        raise InvalidInputError(f"defensegan parameter {name} must be {'an integer' if integer else 'a number'} {relation} {minimum}, got {value!r}")

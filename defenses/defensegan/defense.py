@@ -14,9 +14,9 @@ adaptive attacks) and ``unrollable``: ``unrolled_purify`` backpropagates
 through the whole search (the adaptive threat's gradient mode ``auto`` or
 ``unrolled`` uses it, ``bpda`` does not).
 
-Parameters left as ``None`` take the dataset's preset at ``attach``/``fit``
+Parameters left as ``None`` take the dataset's preset at ``build``/``fit``
 time (``defenses.defensegan.presets``).  A fitted state is loaded with
-``attach(ctx)`` followed by ``load_state_dict``.
+``build(ctx)`` followed by ``load_state_dict``.
 """
 
 from __future__ import annotations
@@ -56,11 +56,11 @@ class DefenseGAN(PresetDefense):
                  restart_seed: int | None = None, latent: int | None = None, width: int | None = None,
                  train_steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
                  beta1: float | None = None) -> None:
-        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})  # every keyword above
+        super().__init__()
         self.generator: Generator | None = None
         self.discriminator: Discriminator | None = None
 
-    def _build(self, ctx: FitContext) -> None:
+    def _build_networks(self, ctx: FitContext) -> None:
         """An untrained GAN for the images of ``ctx.train``."""
         cfg = self.config
         image_shape = tuple(ctx.train.x.shape[1:])
@@ -76,7 +76,7 @@ class DefenseGAN(PresetDefense):
 
     def reconstruct(self, x: torch.Tensor, *, search_steps: int | None = None, create_graph: bool = False) -> Reconstruction:
         """The latent search on ``x`` (``search_steps`` overrides R, e.g. to study its convergence)."""
-        self._require_attached()
+        self._require_built()
         cfg = self.config
         shape = self.generator.image_shape
         if x.ndim != 4 or tuple(x.shape[1:]) != shape:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from bench.choice import Choice
-from bench.errors import InvalidInputError
+from defenses.parameter_checks import check_number
 from defenses.preset_defense import merged_preset
 
 
@@ -60,15 +60,15 @@ class DIRConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "combine", Combine.coerce(self.combine))
         for name in ("width", "patch", "pretrain_steps", "attack_steps", "rep_steps", "batch_size"):
-            _check(name, getattr(self, name), integer=True, strict=True)
+            check_number("dir", name, getattr(self, name), integer=True, strict=True)
         for name in ("pretrain_epochs", "epochs"):
-            _check(name, getattr(self, name), integer=True, strict=False)
+            check_number("dir", name, getattr(self, name), integer=True, strict=False)
         for name in ("eps", "rep_fraction", "rep_weight", "recon_weight"):
-            _check(name, getattr(self, name), integer=False, strict=False)
+            check_number("dir", name, getattr(self, name), integer=False, strict=False)
         for name in ("step", "pretrain_lr", "lr"):
-            _check(name, getattr(self, name), integer=False, strict=True)
+            check_number("dir", name, getattr(self, name), integer=False, strict=True)
         if self.mask_seed is not None:
-            _check("mask_seed", self.mask_seed, integer=True, strict=False)
+            check_number("dir", "mask_seed", self.mask_seed, integer=True, strict=False)
 
     @property
     def rep_eps(self) -> float:
@@ -93,10 +93,3 @@ PRESETS: dict[str, dict[str, Any]] = {
 def resolve(dataset: str, overrides: Mapping[str, Any]) -> DIRConfig:
     """The preset of ``dataset`` (``"*"`` for any other) with every non-None override applied."""
     return DIRConfig(**merged_preset("dir", PRESETS, dataset, overrides))
-
-
-def _check(name: str, value: Any, *, integer: bool, strict: bool) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value < 0 or (strict and value == 0):
-        relation = "> 0" if strict else ">= 0"
-        raise InvalidInputError(f"dir parameter {name} must be {'an integer' if integer else 'a number'} {relation}, got {value!r}")

@@ -14,7 +14,7 @@ Training (``fit``): stage 1 pre-trains the denoiser to reconstruct masked
 natural and adversarial samples (``defenses.dir.pretraining``), stage 2 adds
 L_adv and L_rep (``defenses.dir.training``).  Parameters left as ``None``
 take the dataset's preset (``defenses.dir.config``).  The fitted state is the
-denoiser; load it with ``attach(ctx)`` followed by ``load_state_dict``.
+denoiser; load it with ``build(ctx)`` followed by ``load_state_dict``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from defenses.aid.frozen import frozen
+from bench.models.frozen import frozen
 from defenses.base import FitContext
 from defenses.dir.config import PRESETS, DIRConfig, resolve
 from defenses.dir.denoiser import Denoiser
@@ -69,11 +69,11 @@ class DIRPurifier(PresetDefense):
         pretrain_lr: float | None = None,
         lr: float | None = None,
     ) -> None:
-        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})  # every keyword above
+        super().__init__()
         self.randomized = mask_seed is None  # instance flag: fresh masks per call unless seeded
         self.denoiser: Denoiser | None = None
 
-    def _build(self, ctx: FitContext) -> None:
+    def _build_networks(self, ctx: FitContext) -> None:
         net = build_seeded(lambda: Denoiser(ctx.train.x.shape[1], self.config.width), ctx.seed)
         dtype = next(ctx.classifier.parameters()).dtype
         self.denoiser = net.to(device=ctx.device, dtype=dtype).eval().requires_grad_(False)
@@ -93,7 +93,7 @@ class DIRPurifier(PresetDefense):
                 self.denoiser.eval().requires_grad_(False)
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
-        self._require_attached()
+        self._require_built()
         seed = self.config.mask_seed
         generator = torch.Generator(device=x.device).manual_seed(seed) if seed is not None else None
         mask = random_mask(1 if seed is not None else len(x), *x.shape[-2:], self.config.patch, generator=generator,

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from bench.choice import Choice
 from bench.errors import InvalidInputError
+from defenses.parameter_checks import check_number
 from defenses.preset_defense import merged_preset
 
 
@@ -65,12 +66,12 @@ class NRPConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", FeatureSource.coerce(self.features))
         for name in ("width", "blocks", "critic_width", "epochs", "ssp_steps", "batch_size"):
-            _check(name, getattr(self, name), integer=True, strict=True)
-        _check("feature_epochs", self.feature_epochs, integer=True, strict=False)
+            check_number("nrp", name, getattr(self, name), integer=True, strict=True)
+        check_number("nrp", "feature_epochs", self.feature_epochs, integer=True, strict=False)
         for name in ("eps", "noise_std", "noise_eps", "feature_weight", "pixel_weight", "adv_weight"):
-            _check(name, getattr(self, name), integer=False, strict=False)
+            check_number("nrp", name, getattr(self, name), integer=False, strict=False)
         for name in ("ssp_step", "lr", "critic_lr"):
-            _check(name, getattr(self, name), integer=False, strict=True)
+            check_number("nrp", name, getattr(self, name), integer=False, strict=True)
         if not isinstance(self.dynamic, bool):
             raise InvalidInputError(f"nrp parameter dynamic must be true or false, got {self.dynamic!r}")
         if self.features is FeatureSource.NATURAL and self.feature_epochs == 0:
@@ -100,10 +101,3 @@ PRESETS: dict[str, dict[str, Any]] = {
 def resolve(dataset: str, overrides: Mapping[str, Any]) -> NRPConfig:
     """The preset of ``dataset`` (``"*"`` for any other) with every non-None override applied."""
     return NRPConfig(**merged_preset("nrp", PRESETS, dataset, overrides))
-
-
-def _check(name: str, value: Any, *, integer: bool, strict: bool) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value < 0 or (strict and value == 0):
-        relation = "> 0" if strict else ">= 0"
-        raise InvalidInputError(f"nrp parameter {name} must be {'an integer' if integer else 'a number'} {relation}, got {value!r}")

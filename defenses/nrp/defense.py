@@ -9,7 +9,7 @@ adaptive threat model averages gradients over samples (EOT).
 
 Parameters left as ``None`` take the dataset's preset (``defenses.nrp.config``).
 The fitted state is the purifier alone (F and the critic serve training
-only); load it with ``attach(ctx)`` followed by ``load_state_dict``.
+only); load it with ``build(ctx)`` followed by ``load_state_dict``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from defenses.aid.frozen import frozen
+from bench.models.frozen import frozen
 from defenses.base import FitContext
 from defenses.nrp.config import PRESETS, NRPConfig, resolve
 from defenses.nrp.critic import Critic
@@ -67,11 +67,11 @@ class NRPPurifier(PresetDefense):
         lr: float | None = None,
         critic_lr: float | None = None,
     ) -> None:
-        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})  # every keyword above
+        super().__init__()
         self.randomized = bool(dynamic)  # instance flag: noise at inference only when dynamic
         self.purifier: PurifierNet | None = None
 
-    def _build(self, ctx: FitContext) -> None:
+    def _build_networks(self, ctx: FitContext) -> None:
         channels = ctx.train.x.shape[1]
         net = build_seeded(lambda: PurifierNet(channels, self.config.width, self.config.blocks), ctx.seed)
         dtype = next(ctx.classifier.parameters()).dtype
@@ -94,7 +94,7 @@ class NRPPurifier(PresetDefense):
         return {**stats, "purifier_parameters": float(parameter_count(self.purifier))}
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
-        self._require_attached()
+        self._require_built()
         if self.config.dynamic:
             x = add_noise(x, self.config.noise_std, self.config.noise_eps)
         return self.purifier(x).clamp(0.0, 1.0)

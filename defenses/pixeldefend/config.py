@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.errors import InvalidInputError
+from defenses.parameter_checks import check_number
 
 #: Intensities per sub-pixel: images are decoded on the 8-bit grid 0..255.
 LEVELS = 256
@@ -28,15 +29,14 @@ class PixelDefendConfig:
         if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not 0 <= self.eps <= 1:
             raise InvalidInputError(f"pixeldefend eps must be a number in [0, 1] (pixel units, e.g. 16/255), got {self.eps!r}")
         for name in ("hidden", "epochs", "batch_size"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("blocks", self.blocks, minimum=0)
+            check_number("pixeldefend", name, getattr(self, name), minimum=1, integer=True)
+        check_number("pixeldefend", "blocks", self.blocks, integer=True)
         for name in ("first_kernel", "kernel"):
             value = getattr(self, name)
-            _check_int(name, value, minimum=1)
+            check_number("pixeldefend", name, value, minimum=1, integer=True)
             if value % 2 == 0:
                 raise InvalidInputError(f"pixeldefend {name} must be odd (a centred masked convolution), got {value}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or self.lr <= 0:
-            raise InvalidInputError(f"pixeldefend lr must be a number > 0, got {self.lr!r}")
+        check_number("pixeldefend", "lr", self.lr, strict=True)
 
     @property
     def eps_levels(self) -> int:
@@ -45,8 +45,3 @@ class PixelDefendConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInputError(f"pixeldefend parameter {name} must be an integer >= {minimum}, got {value!r}")

@@ -15,9 +15,9 @@ time.  Purification is an argmax over levels, a step function of the input:
 the defense declares itself non-differentiable (BPDA in adaptive attacks) and
 deterministic.
 
-Parameters left as ``None`` take the dataset's preset at ``attach``/``fit``
+Parameters left as ``None`` take the dataset's preset at ``build``/``fit``
 time (``defenses.pixeldefend.presets``).  A fitted state is loaded with
-``attach(ctx)`` followed by ``load_state_dict``.
+``build(ctx)`` followed by ``load_state_dict``.
 """
 
 from __future__ import annotations
@@ -70,18 +70,18 @@ class PixelDefend(PresetDefense):
     randomized: ClassVar[bool] = False
     VERSION: ClassVar[str] = "1"
     INFERENCE_PARAMS: ClassVar[frozenset[str]] = frozenset({"eps"})
+    #: Both decoders give the same output: one fitted state, and every result computed with it, serves both.
+    IMPLEMENTATION_PARAMS: ClassVar[frozenset[str]] = frozenset({"decoder"})
     config: PixelDefendConfig | None
 
     def __init__(self, *, eps: float | None = None, hidden: int | None = None, blocks: int | None = None,
                  first_kernel: int | None = None, kernel: int | None = None, epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, decoder: Decoder | str = Decoder.FAST) -> None:
+        super().__init__()
         self.decoder = Decoder.coerce(decoder)
-        # ``decoder`` stays out of the parameters (hence out of ``identity``): both decoders give the same
-        # output, so one fitted state, and every result computed with it, serves both.
-        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__", "decoder")})
         self.pixelcnn: PixelCNN | None = None
 
-    def _build(self, ctx: FitContext) -> None:
+    def _build_networks(self, ctx: FitContext) -> None:
         """An untrained PixelCNN for the images of ``ctx.train``."""
         cfg = self.config
         net = build_seeded(lambda: PixelCNN(ctx.train.x.shape[1], cfg.hidden, cfg.blocks, cfg.first_kernel, cfg.kernel), ctx.seed)
@@ -96,7 +96,7 @@ class PixelDefend(PresetDefense):
 
     def decode(self, x: torch.Tensor, decoder: Decoder | str) -> torch.Tensor:
         """``purify`` with the given decoder (both give the same output; the benchmark compares their time)."""
-        self._require_attached()
+        self._require_built()
         if x.ndim != 4 or x.shape[1] != self.pixelcnn.colours:
             raise InvalidInputError(
                 f"pixeldefend was fitted to images with {self.pixelcnn.colours} channels (N, C, H, W); got shape {tuple(x.shape)}")

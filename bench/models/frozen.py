@@ -1,9 +1,10 @@
 """Running a classifier as a fixed function: eval mode, no parameter gradients, all restored afterwards.
 
-AID reads the classifier's taps in training and purification; batch-norm
-statistics must not move and the caller's ``requires_grad`` flags and mode
-must come back as they were, since the same classifier object serves every
-other defense and attack.
+Defenses read the frozen classifier while they train and purify, and
+adversarial training attacks the model it is training: batch-norm statistics
+must not move and the caller's ``requires_grad`` flags and mode must come
+back as they were, since the same classifier object serves every other
+defense and attack.
 """
 
 from __future__ import annotations
