@@ -248,7 +248,7 @@ def _named_tables(doc: Mapping[str, Any], table: str, example: str) -> Iterator[
 def _components(doc: Mapping[str, Any], table: str, registry: Registry) -> dict[str, Component]:
     components = {}
     for label, where, params in _named_tables(doc, table, "key = value lines"):
-        base = params.pop(USE, label)
+        base = _scalar(params.pop(USE, label), f"{where}.{USE}", str)
         _lookup(registry, base, where)
         components[label] = Component(label, base, params)
     return components
