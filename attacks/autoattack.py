@@ -19,6 +19,8 @@ from attacks.targets import as_module, rng_devices, seed_from
 from bench.errors import InvalidInputError
 
 VERSIONS = ("standard", "rand")
+#: Settings that, when given, replace the package's own: the ensemble is then a custom version, not AutoAttack as published.
+CUSTOM_SETTINGS = ("n_iter", "n_queries", "n_target_classes", "eot_iter")
 AA_NORMS = {Norm.LINF: "Linf", Norm.L2: "L2"}
 
 

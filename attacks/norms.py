@@ -17,6 +17,12 @@ def _flat_norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (t.ndim - 1)))
 
 
+def perturbation_norms(x_adv: torch.Tensor, x: torch.Tensor, norm: Norm) -> torch.Tensor:
+    """Each example's ``||x_adv - x||`` in ``norm`` (N,): what an attack actually spent of its eps."""
+    delta = (x_adv - x).flatten(1)
+    return delta.abs().amax(dim=1) if norm is Norm.LINF else delta.norm(dim=1)
+
+
 def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: Norm) -> torch.Tensor:
     """The nearest point to ``x_adv`` in the ``eps``-ball around ``x``, clipped to [0, 1].
 

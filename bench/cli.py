@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
 from attacks import ATTACKS
-from attacks.threats import threat_names
+from attacks.threats import THREATS
 from bench.atomic import write_text_atomic
 from bench.auditing.frame import audit_frame, verdict_text
 from bench.cache import ArtifactCache
+from bench.catalog import catalog, defense_flags
 from bench.classifiers import ClassifierId, obtain_classifier
 from bench.data import DATASETS, load_dataset
 from bench.device import resolve_device
@@ -52,14 +53,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {one_line(message)} (see --help)\n")
 
 
-def _registries() -> dict[str, Callable[[], list[str]]]:
-    return {"datasets": DATASETS.names, "archs": ARCHS.names, "recipes": RECIPES.names,
-            "defenses": DEFENSES.names, "attacks": ATTACKS.names, "threats": threat_names}
+def _catalogs() -> dict[str, Callable[[], list[str]]]:
+    """Per kind, its lines for ``list``: each name and what it is (defenses with their flags)."""
+    return {"datasets": lambda: catalog(DATASETS), "archs": lambda: catalog(ARCHS), "recipes": lambda: catalog(RECIPES),
+            "defenses": lambda: catalog(DEFENSES, defense_flags, class_first=True),
+            "attacks": lambda: catalog(ATTACKS, class_first=True), "threats": lambda: catalog(THREATS, class_first=True)}
+
+
+LIST_KINDS = ("archs", "attacks", "datasets", "defenses", "recipes", "threats")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for name in _registries()[args.kind]():
-        print(name)
+    for line in _catalogs()[args.kind]():
+        print(line)
     return 0
 
 
@@ -80,7 +86,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         loaded = obtain_classifier(ClassifierId(args.dataset, args.arch, args.recipe, args.seed), device=device)
     meta = loaded.metadata
     state = "trained now" if loaded.trained_now else "from the cache"
-    print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy {meta.get('clean_accuracy', float('nan')):.4f}, "
+    print(f"{args.dataset}/{args.arch}/{args.recipe}/seed{args.seed}: clean accuracy "
+          f"{100 * meta.get('clean_accuracy', float('nan')):.2f}%, "
           f"training {meta.get('train_seconds', float('nan')):.1f}s ({state}) on {meta.get('device', device)}")
     print(f"checkpoint: {ArtifactCache().root / 'classifiers' / (loaded.key + '.safetensors')}")
     return 0
@@ -160,7 +167,10 @@ def cmd_main(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    text = render(audit_frame(args.results), args.format) if args.what == "audit" else export(args.results, args.format)
+    if args.what == "audit":
+        text = render(audit_frame(args.results), args.format, "Audit checks and verdicts", "audit")
+    else:
+        text = export(args.results, args.format, all_columns=args.all_columns)
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -227,16 +237,27 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="with --dry-run: list every job, one JSON object per line, with its settings fully resolved")
 
 
+def _version() -> str:
+    """The installed distribution's version (``unknown`` when run from a tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"purebench {version('purebench')}"
+    except PackageNotFoundError:
+        return "purebench (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="run_bench.py", description="purebench: benchmark adversarial defenses.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _add_run_flags(parser)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.set_defaults(func=cmd_main)
     sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
 
     p = sub.add_parser("list", help="list registered names of a kind")
-    p.add_argument("kind", choices=sorted(_registries()))
+    p.add_argument("kind", choices=LIST_KINDS)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("data", help="split sizes, image shape and classes of a dataset")
@@ -266,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=["csv", "json", "markdown", "latex"])
     p.add_argument("--what", default="results", choices=["results", "audit"],
                    help="results: one row per result; audit: one row per audit check and stack")
+    p.add_argument("--all-columns", action="store_true",
+                   help="every column the store keeps (keys, hashes, timings), not only the reader's")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
 

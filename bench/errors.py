@@ -16,6 +16,10 @@ class UnknownNameError(UserError, ValueError):
     """A registry lookup for a name that is not registered."""
 
 
+class UnknownParameterError(UserError, TypeError):
+    """A component built with a parameter it does not take."""
+
+
 class DataUnavailableError(UserError):
     """A dataset or model that cannot be found locally and cannot be fetched."""
 

@@ -1,17 +1,24 @@
 """Exporting results: one row per result, through pandas, as CSV, JSON, Markdown or LaTeX.
 
-The first columns are fixed, since scripts read them by name:
+By default an export holds the reader's columns; the first are fixed, since scripts read them by name:
 ``dataset, arch, recipe, defense, attack, threat, eps, lam, source, n, accuracy, ci_low, ci_high, seconds``
-(``lam`` only for auxaware, ``source`` only for transfer; empty elsewhere), then
-the rest of what the store keeps (undefended accuracy, draws, timings, keys).
-Accuracies are percentages, as everywhere a result is shown; ``ci_low`` and
-``ci_high`` bound its 95% Clopper-Pearson interval (``bench.statistics``).
-A randomized stack's ``accuracy`` counts an example only if it is correct on
-every one of its ``draws``; ``accuracy_mean_draws`` is the mean over them.
+(``lam`` only for auxaware, ``source`` only for transfer; empty elsewhere),
+then ``attack_name`` (the attack as the report names it: a reduced AutoAttack
+says it is a custom version) and ``max_perturbation`` (the largest
+perturbation measured, in the attack's norm, the one eps bounds);
+``all_columns`` adds the rest of what the store keeps (undefended accuracy,
+draws, timings, keys).  Accuracies are percentages, as everywhere a result is
+shown; ``ci_low`` and ``ci_high`` bound its 95% Clopper-Pearson interval
+(``bench.statistics``).  A randomized stack's ``accuracy`` counts an example
+only if it is correct on every one of its ``draws``; ``accuracy_mean_draws``
+is the mean over them.  LaTeX is a booktabs table with escaped text,
+right-aligned numbers and a label, each label column shown once per run of
+equal values.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -19,17 +26,23 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.errors import UserError
+from bench import latex
+from bench.attack_names import attack_column
 from bench.jobs import LABEL_COLUMNS
 from bench.statistics import accuracy_interval
-from bench.store import results_rows
+from bench.store import results_rows, run_info
 
 EXPORT_COLUMNS = ("dataset", "arch", "recipe", "defense", "attack", "threat", "eps", "lam", "source", "n", "accuracy",
                   "ci_low", "ci_high", "seconds")
 MEASURED_COLUMNS = ("draws", "accuracy_mean_draws", "accuracy_undefended", "purify_seconds_per_image", "eval_batch_size",
                     "device", "classifier_key", "advset_key", "job_key", "finished")
+READER_COLUMNS = (*EXPORT_COLUMNS, "attack_name", "max_perturbation")
 #: Every other label of a result (``bench.jobs.LABEL_COLUMNS``, the one definition the store writes too), then the rest.
 EXTRA_COLUMNS = (*(c for c in LABEL_COLUMNS if c not in EXPORT_COLUMNS), *MEASURED_COLUMNS)
 PERCENT_COLUMNS = ("accuracy", "accuracy_mean_draws", "accuracy_undefended")
+LATEX_FORMATS = {"eps": "g", "lam": "g", "max_perturbation": ".4g", "accuracy": ".2f", "ci_low": ".2f", "ci_high": ".2f",
+                 "accuracy_mean_draws": ".2f", "accuracy_undefended": ".2f", "seconds": ".3g"}
+LATEX_GROUPED = ("dataset", "arch", "recipe", "defense")  # label columns shown once per run of equal values
 
 
 def with_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -42,11 +55,25 @@ def with_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _frame(path: Path | str, columns: list[str]) -> pd.DataFrame:
+    """The results of ``path`` (the current plan's) in ``columns``: accuracies in percent, dates as dates."""
+    rows = with_intervals(results_rows(path))
+    for row in rows:
+        row["attack_name"] = attack_column(row["attack"], row["attack_base"], json.loads(row.get("attack_params_json") or "{}"))
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    if "finished" in frame:
+        frame["finished"] = pd.to_datetime(frame["finished"], utc=True)
+    return frame
+
+
 def results_frame(path: Path | str) -> pd.DataFrame:
     """The results of the database at ``path`` (the current plan's), one row each; accuracies in percent."""
-    frame = pd.DataFrame(with_intervals(results_rows(path)), columns=[*EXPORT_COLUMNS, *EXTRA_COLUMNS])
-    frame["finished"] = pd.to_datetime(frame["finished"], utc=True)
-    return frame
+    return _frame(path, [*EXPORT_COLUMNS, *EXTRA_COLUMNS])
+
+
+def export_frame(path: Path | str, all_columns: bool = False) -> pd.DataFrame:
+    """The rows ``export`` writes: the reader's columns, then (``all_columns``) everything else the store keeps."""
+    return _frame(path, [*READER_COLUMNS, *(EXTRA_COLUMNS if all_columns else ())])
 
 
 def _cell(value: Any) -> str:
@@ -62,29 +89,44 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _json(frame: pd.DataFrame) -> str:
+def _json(frame: pd.DataFrame, caption: str, key: str) -> str:
     return frame.to_json(orient="records", indent=1, date_format="iso") + "\n"
 
 
-def _latex(frame: pd.DataFrame) -> str:
-    return frame.to_latex(index=False, na_rep="", float_format="%.4g")
+def _latex_text(column: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and column in LATEX_FORMATS:
+        return format(value, LATEX_FORMATS[column])
+    return latex.escape(str(value))
 
 
-FORMATS: dict[str, Callable[[pd.DataFrame], str]] = {
-    "csv": lambda frame: frame.to_csv(index=False),
+def _latex(frame: pd.DataFrame, caption: str, key: str) -> str:
+    columns = list(frame.columns)
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in columns]
+    rows = [[_latex_text(c, v) for c, v in zip(columns, row)] for row in frame.itertuples(index=False)]
+    grouped = tuple(i for i, c in enumerate(columns) if c in LATEX_GROUPED)
+    return latex.render(latex.LatexTable(header=columns, rows=rows, numeric=numeric, grouped=grouped,
+                                         caption=caption, label=latex.label(key)))
+
+
+FORMATS: dict[str, Callable[[pd.DataFrame, str, str], str]] = {  # (frame, caption, label key) -> text
+    "csv": lambda frame, caption, key: frame.to_csv(index=False),
     "json": _json,
-    "markdown": to_markdown,
+    "markdown": lambda frame, caption, key: to_markdown(frame),
     "latex": _latex,
 }
 
 
-def render(frame: pd.DataFrame, fmt: str) -> str:
-    """``frame`` as ``fmt`` (one of ``FORMATS``)."""
+def render(frame: pd.DataFrame, fmt: str, caption: str = "purebench export", key: str = "export") -> str:
+    """``frame`` as ``fmt`` (one of ``FORMATS``); LaTeX gets ``caption`` and the label ``tab:KEY``."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    return FORMATS[fmt](frame)
+    return FORMATS[fmt](frame, caption, key)
 
 
-def export(path: Path | str, fmt: str) -> str:
-    """The results of ``path`` rendered as ``fmt`` (one of ``FORMATS``)."""
-    return render(results_frame(path), fmt)
+def export(path: Path | str, fmt: str, all_columns: bool = False) -> str:
+    """The results of ``path`` rendered as ``fmt`` (one of ``FORMATS``): the reader's columns, or ``all_columns``."""
+    name = str(run_info(path)["name"])
+    return render(export_frame(path, all_columns), fmt, f"Accuracy (%) on the first n test examples, run {name}",
+                  f"{name}-results")

@@ -204,6 +204,7 @@ class EvalResult:
     correct_undefended: np.ndarray  # bool (n,)
     purify_seconds: float
     correct_draws: np.ndarray | None = None  # bool (draws, n) of a randomized stack evaluated over several draws
+    max_perturbation: float | None = None  # the largest ||x_adv - x|| in the attack's norm (None: clean)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from attacks import ATTACKS
+from attacks.norms import perturbation_norms
 from bench.auditing.parts import run_part
+from bench.component_params import resolved_settings
 from bench.jobs import AuditTask, CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, Task, TrainTask
 from bench.predictions import defended_predictions, predict_labels
 from bench.run_context import RunContext
@@ -66,9 +69,16 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
         draws.append((predicted == split.y).numpy().astype(bool))
         purify_seconds = purify_seconds or seconds  # the first draw's: comparable with a deterministic stack's
     correct_draws = np.stack(draws)
+    details: dict[str, Any] = {"stage_settings": {label: resolved_settings(defense, stage.params)
+                                                  for (label, defense), stage in zip(stack.stages, task.stack)}}
+    max_perturbation = None
+    if task.advset is not None:
+        attack = ATTACKS.create(task.advset.attack.base, **task.advset.attack.params)
+        details["attack_settings"] = resolved_settings(attack, task.advset.attack.params)
+        max_perturbation = float(perturbation_norms(x, split.x, attack.norm).max()) if len(x) else 0.0
     result = EvalResult(correct_draws.all(axis=0), undefended.numpy().astype(bool), purify_seconds,
-                        correct_draws if task.draws > 1 else None)
-    details: dict[str, Any] = {"accuracy": float(np.mean(result.correct))}
+                        correct_draws if task.draws > 1 else None, max_perturbation)
+    details["accuracy"] = float(np.mean(result.correct))
     if task.draws > 1:
         details["accuracy_mean_draws"] = float(correct_draws.mean())
     if task.advset is None:  # once per (classifier, stack), after the flags: its random draws change no result

@@ -8,13 +8,21 @@ the first time the registry is looked at, so a plugin needs no change here.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from importlib.metadata import entry_points
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar
 
-from bench.errors import UnknownNameError
+from bench.component_params import accepted_parameters
+from bench.errors import UnknownNameError, UnknownParameterError
 
 T = TypeVar("T")
+
+
+def did_you_mean(name: str, valid: Iterable[str]) -> str:
+    """`` (did you mean 'mnist5k'?)`` for the closest valid names, or nothing."""
+    close = difflib.get_close_matches(name, list(valid), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
 class Registry(Generic[T]):
@@ -60,10 +68,19 @@ class Registry(Generic[T]):
             return self._factories[name]
         except KeyError:
             valid = ", ".join(self.names()) or "(none)"
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid names: {valid}") from None
+            raise UnknownNameError(f"unknown {self.kind} {name!r}{did_you_mean(name, self.names())}; "
+                                   f"valid names: {valid}") from None
 
     def create(self, name: str, **kwargs: object) -> T:
-        return self.get(name)(**kwargs)
+        """``name`` built with ``kwargs``; a parameter it does not take is refused with the ones it does."""
+        factory = self.get(name)
+        accepted = accepted_parameters(factory)
+        unknown = [k for k in kwargs if accepted is not None and k not in accepted]
+        if unknown:
+            hints = "".join(did_you_mean(k, accepted or []) for k in unknown)
+            raise UnknownParameterError(f"{self.kind} {name!r} has no parameter {', '.join(map(repr, unknown))}{hints}; "
+                                        f"its parameters: {', '.join(sorted(accepted or [])) or '(none)'}")
+        return factory(**kwargs)
 
     def names(self, pattern: str = "*") -> list[str]:
         self._load_plugins()

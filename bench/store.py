@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS results (
     accuracy REAL NOT NULL, accuracy_undefended REAL NOT NULL, seconds REAL NOT NULL,
     purify_seconds_per_image REAL NOT NULL, eval_batch_size INTEGER NOT NULL, device TEXT,
     classifier_key TEXT NOT NULL, stack_json TEXT NOT NULL, advset_key TEXT, attack_params_json TEXT,
-    threat_params_json TEXT, finished TEXT);
+    threat_params_json TEXT, finished TEXT, max_perturbation REAL);
 CREATE TABLE IF NOT EXISTS flags (
     job_key TEXT PRIMARY KEY REFERENCES results(job_key), n INTEGER NOT NULL,
     correct BLOB NOT NULL, correct_undefended BLOB NOT NULL);
@@ -216,6 +216,17 @@ def done_keys(path: Path) -> set[str]:
         conn.close()
 
 
+# Result columns added after schema version 1 was first written: a database from before gets them (empty) when a
+# run opens it for writing, so resuming an old run keeps working.
+ADDED_RESULT_COLUMNS = {"max_perturbation": "REAL"}
+
+
+def _add_missing_columns(c: sqlite3.Connection) -> None:
+    for column, kind in ADDED_RESULT_COLUMNS.items():
+        if not _has_column(c, "results", column):
+            c.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
+
+
 class Store:
     """A run's database, open for writing."""
 
@@ -234,6 +245,7 @@ class Store:
                     c.execute(statement)
             if not _has_column(c, "plan_jobs", "labels_json"):  # a database from before the column: record_plan fills it
                 c.execute("ALTER TABLE plan_jobs ADD COLUMN labels_json TEXT")
+            _add_missing_columns(c)
         self.session_id: int | None = None
 
     @contextmanager
@@ -333,7 +345,7 @@ class Store:
                "advset_key": task.advset.key if task.advset else None,
                "attack_params_json": json.dumps(task.advset.attack.params, default=str) if task.advset else None,
                "threat_params_json": json.dumps(task.advset.threat.params, default=str) if task.advset else None,
-               "finished": outcome.finished}
+               "finished": outcome.finished, "max_perturbation": result.max_perturbation}
         columns = ", ".join(row)
         c.execute(f"INSERT OR IGNORE INTO results ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
         c.execute("INSERT OR IGNORE INTO flags VALUES (?, ?, ?, ?)",

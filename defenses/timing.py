@@ -9,6 +9,7 @@ is synchronised before each clock reading so queued kernels are counted.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -33,6 +34,7 @@ class PurificationTiming:
     single_images: int
     batch_size: int
     device: str
+    seconds_per_image_sd: float = math.nan  # the standard deviation of those ``single_images`` calls' seconds
 
 
 def _sync(device: torch.device) -> None:
@@ -72,9 +74,11 @@ def time_purification(purify: Purifier, x: torch.Tensor, *, batch_size: int = 25
     if warm_batch:
         _seconds(purify, batch)
     wall, cpu = _seconds(purify, batch)
-    return PurificationTiming(sum(w for w, _ in singles) / single_images, batch_size / wall,
+    walls = [w for w, _ in singles]
+    return PurificationTiming(statistics.fmean(walls), batch_size / wall,
                               sum(c for _, c in singles) / single_images, batch_size / cpu if cpu > 0 else math.inf,
-                              single_images, batch_size, str(x.device))
+                              single_images, batch_size, str(x.device),
+                              statistics.stdev(walls) if single_images > 1 else math.nan)
 
 
 def time_fit(defense: Defense, ctx: FitContext) -> float:

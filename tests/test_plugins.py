@@ -68,7 +68,7 @@ def _run(args: list[str], site: Path) -> subprocess.CompletedProcess[str]:
 def test_installed_plugin_is_listed_by_the_cli(plugin_site: Path) -> None:
     out = _run(["run_bench.py", "list", "defenses"], plugin_site)
     assert out.returncode == 0, out.stderr
-    assert "halfway" in out.stdout.split()
+    assert "halfway" in [line.split()[0] for line in out.stdout.splitlines()]
 
 
 def test_installed_plugin_is_usable_by_name_in_a_stack(plugin_site: Path) -> None:
@@ -84,4 +84,4 @@ def test_installed_plugin_is_usable_by_name_in_a_stack(plugin_site: Path) -> Non
 def test_plugin_is_absent_without_its_package() -> None:
     out = subprocess.run([sys.executable, "run_bench.py", "list", "defenses"], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0
-    assert "halfway" not in out.stdout.split()
+    assert "halfway" not in [line.split()[0] for line in out.stdout.splitlines()]

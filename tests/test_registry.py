@@ -6,7 +6,7 @@ import pytest
 
 from attacks import ATTACKS
 from bench.data import DATASETS
-from bench.errors import UnknownNameError
+from bench.errors import UnknownNameError, UnknownParameterError
 from bench.models import ARCHS
 from bench.recipes import RECIPES
 from bench.registry import Registry
@@ -59,3 +59,43 @@ def test_duplicate_and_malformed_names_are_errors() -> None:
 )
 def test_builtin_registries_hold_the_documented_names(registry: Registry, expected: set[str]) -> None:
     assert expected <= set(registry.names())
+
+
+class _Base:
+    def __init__(self, norm: str | None = None) -> None:
+        self.norm = norm
+
+
+class _Forwarding(_Base):
+    def __init__(self, steps: int = 40, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.steps = steps
+
+
+def _forwarding(**params) -> _Forwarding:
+    return _Forwarding(**params)
+
+
+def test_an_unknown_parameter_is_answered_with_the_valid_ones() -> None:
+    reg: Registry[object] = Registry("things")
+    reg.add("forwarding", _forwarding)
+    reg.add("explicit", lambda width=1: width)
+    reg.add("open", lambda dataset, **anything: anything)  # where the rest goes cannot be known: nothing refused
+    assert reg.create("forwarding", steps=3, norm="l2").steps == 3
+    with pytest.raises(UnknownParameterError, match=r"things 'forwarding' has no parameter 'stepz' \(did you mean 'steps'\?\); "
+                                                    r"its parameters: norm, steps$"):
+        reg.create("forwarding", stepz=3)
+    with pytest.raises(TypeError):  # the Python type of the error it replaces, for callers catching that
+        reg.create("explicit", height=2)
+    assert reg.create("open", dataset="d", epochs=5) == {"epochs": 5}
+
+
+@pytest.mark.parametrize("registry, name, params", [(ATTACKS, "mim", {"decay": 0.5, "steps": 3, "norm": "l2"}),
+                                                    (DEFENSES, "aid", {"epochs": 1}), (RECIPES, "natural", {"dataset": "mnist5k", "epochs": 1})])
+def test_every_documented_parameter_is_still_accepted(registry, name, params) -> None:
+    assert registry.create(name, **params) is not None
+
+
+def test_a_misspelt_name_gets_a_suggestion() -> None:
+    with pytest.raises(UnknownNameError, match=r"unknown datasets 'mnist' \(did you mean 'mnist5k'\?\)"):
+        DATASETS.get("mnist")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,7 +30,7 @@ from bench.report.matrix import GAIN_PERCENT, GAIN_POINTS, WORST, WORST_CI, WORS
 from bench.report.model import BEST, MISSING, PARTIAL
 from bench.report.settings import attack_settings, defense_settings, preset_origin
 from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
-from bench.report.timing import EVALUATION, EVALUATION_BATCH, SINGLE, SINGLE_CPU, STAGES, TRAINING, table2
+from bench.report.timing import EVALUATION, EVALUATION_BATCH, SINGLE, SINGLE_CPU, SINGLE_SD, STAGES, TRAINING, table2
 from bench.store import Store
 
 DATASET, ARCH = "mnist5k", "smallcnn"
@@ -55,6 +56,7 @@ class Cell:
     threat_model: str | None = None
     arch: str = ARCH
     seed: int = 0
+    max_perturbation: float | None = None  # None: eps (the attack used all of its budget)
 
 
 @dataclass
@@ -73,7 +75,7 @@ def purification_timing(defense: str) -> dict:
     purifies = defense != "none"
     return {"seconds_per_image": 0.004 if purifies else 1e-6, "images_per_second": 2000.0 if purifies else 1e6,
             "cpu_seconds_per_image": 0.003 if purifies else 1e-6, "images_per_cpu_second": 2500.0 if purifies else 1e6,
-            "single_images": 8, "batch_size": 256, "device": "cpu"}
+            "single_images": 8, "batch_size": 256, "device": "cpu", "seconds_per_image_sd": 0.0005 if purifies else 1e-7}
 
 
 def _classifier(recipe: str, base: str, arch: str = ARCH, seed: int = 0) -> ClassifierRef:
@@ -133,8 +135,12 @@ def write_run(path: Path, run: SyntheticRun) -> Path:
             cell.eps, cell.lam, 0, n, 100)
         job = Job(f"e{i}", JobKind.EVALUATE, f"evaluate {cell.defense} | {_what(cell)} | {ref.label()}", (train.key,),
                   EvaluateTask(ref, stack, advset, labels, 0, 100))
-        result = EvalResult(np.array(cell.correct), np.array(cell.undefended or cell.correct), 0.002 * n)
+        measured = None if cell.attack == "clean" else (cell.eps if cell.max_perturbation is None else cell.max_perturbation)
+        result = EvalResult(np.array(cell.correct), np.array(cell.undefended or cell.correct), 0.002 * n, max_perturbation=measured)
         details = {"purification_timing": purification_timing(cell.defense)} if run.timed and cell.attack == "clean" else {}
+        details["stage_settings"] = {s.label: {"preset_value": 1, **s.params} for s in stack}  # as the runner resolves them
+        if advset is not None:
+            details["attack_settings"] = {"norm": "linf", "random_start": True, **params}
         outcome = None if cell.status is None else _outcome(job.key, cell.status, result=result, error=cell.error,
                                                             details=details)
         plan.append((job, outcome))
@@ -368,6 +374,10 @@ def test_table2_shows_batch_1_and_large_batch_timing_and_training(tmp_path):
     assert np.isnan(aid[SINGLE]) and table.marks[(position_aid, SINGLE)] == MISSING
     assert table.tips[(position_aid, "Batch 256 (img/s)")] == "pending" and aid[TRAINING] == 12.5
     assert "mean of 8 calls" in table.note and "Not recorded" not in table.note
+    assert stacked[SINGLE_SD] == 0.5 and none[SINGLE_SD] == 0.0001  # the spread of the 8 calls, in ms
+    assert table.text("Batch 256 (img/s)", none["Batch 256 (img/s)"]) == "1,000,000"  # written out, not 1e+06
+    render_report(tmp_path / "r.sqlite", tmp_path / "out")
+    assert ">1,000,000</td>" in (tmp_path / "out" / "index.html").read_text()
 
 
 def test_table2_of_a_database_without_timing_marks_it_not_recorded(tmp_path):
@@ -378,7 +388,7 @@ def test_table2_of_a_database_without_timing_marks_it_not_recorded(tmp_path):
     stacked = position(table, "madry", "nrp+aid")
     assert table.marks[(stacked, SINGLE)] == MISSING and table.tips[(stacked, SINGLE)].startswith("not recorded")
     html = index.read_text()
-    assert html.count(">not recorded</td>") == 8  # four timing columns of 'none' and 'nrp+aid'; aid's are pending
+    assert html.count(">not recorded</td>") == 10  # five timing columns of 'none' and 'nrp+aid'; aid's are pending
     with open(index.parent / "mnist5k-table2.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r[SINGLE] for r in rows] == ["", "", ""] and [r[TRAINING] for r in rows] == ["0.0", "12.5", "25.0"]
@@ -387,12 +397,29 @@ def test_table2_of_a_database_without_timing_marks_it_not_recorded(tmp_path):
 def test_settings_show_the_attack_parameters_used_and_whose_presets_they_are(tmp_path):
     data = load_report_data(write_run(tmp_path / "r.sqlite", full_run()))
     table = attack_settings(data, DATASET)
-    pgd = table.frame[(table.frame["Attack"] == "pgd") & (table.frame["Threat"] == "oblivious")].iloc[0]
-    assert pgd["eps"] == "0.1, 0.2, 0.3" and pgd["Parameters"] == "steps=40"  # every eps run, the preset filled in
+    pgd = table.frame[(table.frame["Attack"] == "pgd") & (table.frame["Threat"] == "oblivious")]
+    assert pgd["eps"].tolist() == [0.3, 0.1, 0.2]  # every eps run, a row each
+    assert pgd["Parameters"].iloc[0] == "norm=linf, random_start=True, steps=40"  # defaults included, the preset filled in
+    assert pgd["Largest perturbation measured"].tolist() == [0.3, 0.1, 0.2]
     assert "mnist5k: ours, not the paper's" in table.note
     assert preset_origin("cifar10").startswith("the paper's") and preset_origin("npz:my.npz").startswith("ours")
-    stages = defense_settings(data, DATASET).frame.set_index("Stage")["Parameters set by the spec"]
-    assert stages["aid_n2"] == "steps=2" and stages["aid"] == ""
+    stages = defense_settings(data, DATASET).frame.set_index("Stage")
+    assert stages.at["aid_n2", "Set by the spec"] == "steps=2" and stages.at["aid", "Set by the spec"] == ""
+    assert stages.at["aid_n2", "Parameters (all)"] == "preset_value=1, steps=2" and stages.at["aid", "Parameters (all)"] == "preset_value=1"
+    assert "PGD at eps 0.3 (largest perturbation measured 0.3)" in table3(data, DATASET).note
+
+
+def test_settings_of_a_run_without_resolved_parameters_fall_back_to_the_recorded_ones(tmp_path):
+    db = write_run(tmp_path / "r.sqlite", hand_run())
+    with sqlite3.connect(db) as conn:  # as the runner wrote results before it kept resolved settings
+        conn.execute("UPDATE jobs SET details_json = '{}'")
+        conn.execute("UPDATE results SET max_perturbation = NULL")
+    data = load_report_data(db)
+    table = attack_settings(data, DATASET)
+    assert table.frame["Parameters"].tolist() == ["steps=40", "steps=40"]
+    assert table.frame["Largest perturbation measured"].isna().all()
+    assert "largest perturbation" not in table3(data, DATASET).note
+    assert defense_settings(data, DATASET).frame["Parameters (all)"].tolist() == ["", ""]
 
 
 class _CountingStack:
@@ -400,6 +427,7 @@ class _CountingStack:
 
     def __init__(self) -> None:
         self.batches: list[int] = []
+        self.stages: list = []  # no registered stage
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         self.batches.append(len(x))
@@ -444,7 +472,12 @@ def test_the_clean_evaluation_times_purification_at_batch_1_and_256(clean):
     assert stack.batches[:2] == [10, 10]  # the evaluation itself, at the evaluation batch size
     if not clean:
         assert "purification_timing" not in outcome.details and len(stack.batches) == 2
+        x = _Context(stack).split.x
+        measured = (x.flip(0) - x).abs().flatten(1).amax(1).max().item()  # the stand-in's x_adv is x reversed
+        assert outcome.result.max_perturbation == pytest.approx(measured) and measured > 0
+        assert outcome.details["attack_settings"]["steps"] == 40 and outcome.details["attack_settings"]["norm"] == "linf"
         return
+    assert outcome.result.max_perturbation is None
     timing = outcome.details["purification_timing"]
     assert (TIMING_SINGLE_IMAGES, TIMING_BATCH_SIZE) == (8, 256)
     assert stack.batches[2:] == [1] * (1 + TIMING_SINGLE_IMAGES) + [TIMING_BATCH_SIZE]  # a warm-up call, 8 timed, one batch
@@ -513,7 +546,7 @@ def test_names_render_as_text_everywhere(tmp_path, monkeypatch):
     files = list(index.parent.iterdir())
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", p.name) for p in files) and len(list(index.parent.glob("*.png"))) == 3
     assert "a&lt;b&gt;&amp;c $^$" in (index.parent / "mnist5k-table3.md").read_text()
-    assert r"a<b>\&c \$" in (index.parent / "mnist5k-table3.tex").read_text()
+    assert r"a\textless{}b\textgreater{}\&c \$" in (index.parent / "mnist5k-table3.tex").read_text()
 
 
 def test_missing_cells_carry_the_labels_the_plan_stored(tmp_path):

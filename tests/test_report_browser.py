@@ -86,7 +86,7 @@ def test_every_table_and_image_renders(browser, tmp_path):
         "return Array.from(t.tBodies[0].rows).filter(r => r.cells.length > 1).map("
         "  r => Object.fromEntries(heads.map((h, i) => [h, r.cells[i].textContent])))")
     aid = next(r for r in timing if r["Classifier"] == "natural" and r["Defense"] == "aid")
-    assert (aid["Batch 1 (ms/img)"], aid["Batch 256 (img/s)"], aid["Training (s)"]) == ("4.0000", "2000", "12.5")
+    assert (aid["Batch 1 (ms/img)"], aid["Batch 256 (img/s)"], aid["Training (s)"]) == ("4.0000", "2,000", "12.5")
     settings = browser.execute_script("return document.querySelector('#t-mnist5k-attacks').textContent")
     assert settings.count("ours, not the paper's") == 1  # mnist5k's attack presets are said to be ours
     assert _errors(browser) == []

@@ -20,6 +20,7 @@ BAD_SPECS = {
     "attack_params of the wrong type": b"attack_params = 3\n",
     "L-inf eps far above 1": b'eps = [8]\nattacks = ["pgd"]\n',
     "L-inf eps of an attack far above 1": b'attacks = ["pgd"]\n[attack_params.pgd]\neps = 8\n',
+    "use of the wrong type": b'attacks = ["pgd"]\n[attack_params.pgd]\nuse = []\n',
 }
 FLAGS_ON_BAD_SPECS = {
     "matrix = 3 with --n": (b"matrix = 3\n", ["--n", "20"]),

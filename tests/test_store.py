@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.export import EXPORT_COLUMNS, FORMATS, export, results_frame
+from bench.export import EXPORT_COLUMNS, FORMATS, READER_COLUMNS, export, results_frame
 from bench.jobs import (ClassifierRef, EvalResult, EvaluateTask, Job, JobKind, Outcome, ResultLabels, StageRef, Status,
                         TrainTask)
 from bench.store import SCHEMA, SpecMismatchError, Store, check_resumable, flags_of, job_rows, pack_flags, run_info, unpack_flags
@@ -137,6 +137,7 @@ def test_export_formats(store, fmt):
     text = export(store.path, fmt)
     if fmt == "csv":
         frame = pd.read_csv(io.StringIO(text))
+        assert list(frame.columns) == list(READER_COLUMNS) and "job_key" not in frame
         assert list(frame.columns[: len(EXPORT_COLUMNS)]) == list(EXPORT_COLUMNS) and frame["accuracy"].tolist() == [100.0, 20.0]
     elif fmt == "json":
         rows = json.loads(text)
@@ -146,3 +147,21 @@ def test_export_formats(store, fmt):
         assert lines[0].startswith("| dataset | arch | recipe | defense | attack |") and len(lines) == 4
     else:
         assert "\\begin{tabular}" in text and "pgd" in text
+
+
+def test_a_database_from_before_the_perturbation_column_is_resumed(tmp_path):
+    path = tmp_path / "old.sqlite"
+    s = Store(path)
+    s.register_run(name="t", spec_digest="d1", spec_json="{}", spec_text="", seed=0, n=5, device="cpu")
+    s.close()
+    with sqlite3.connect(path) as conn:  # the results table as the first schema wrote it
+        conn.execute("ALTER TABLE results DROP COLUMN max_perturbation")
+    s = Store(path)
+    s.start_session(executor="local", device="cpu", argv=["run"], versions={}, code_revision=None)
+    job = eval_job("e1", "pgd", 0.3)
+    s.record_plan([job])
+    flags = np.array([True, False, True, True, False])
+    s.record(job, Outcome("e1", Status.DONE, 1.0, "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01+00:00", "cpu", result=EvalResult(flags, flags, 0.1, max_perturbation=0.25)))
+    s.close()
+    assert results_frame(path)["accuracy"].tolist() == [60.0]
+    assert pd.read_csv(io.StringIO(export(path, "csv")))["max_perturbation"].tolist() == [0.25]

@@ -18,7 +18,8 @@ import pandas as pd
 
 from attacks.threats import role_of
 from bench.errors import UserError
-from bench.report.names import attack_column, eps_text, section_of
+from bench.attack_names import attack_column
+from bench.report.names import eps_text, section_of
 from bench.store import draw_flags_of, flags_of, job_rows, results_rows, run_info
 
 DONE = "done"
@@ -38,6 +39,12 @@ class ReportData:
     def flags(self, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
         """Per-example correct flags (after the defense) of the given done evaluate jobs."""
         return {key: correct for key, (correct, _) in flags_of(self.path, job_keys).items()}
+
+    def details(self, job_key: str) -> dict[str, Any]:
+        """What a finished job recorded beside its result (empty for a job without details)."""
+        found = self.jobs.loc[self.jobs["key"] == job_key, "details_json"]
+        text = found.iloc[0] if not found.empty else None
+        return json.loads(text) if isinstance(text, str) and text else {}
 
     def draw_flags(self, job_keys: Iterable[str]) -> dict[str, np.ndarray]:
         """Per-example correct flags of each draw (draws, n) of the given done evaluate jobs."""
@@ -82,6 +89,13 @@ def _base(spec: dict[str, Any], kind: str, label: str) -> str:
     return spec.get(kind, {}).get(label, {}).get("base", label)
 
 
+def _attack_params(recorded: object, spec: dict[str, Any], label: str) -> dict[str, Any]:
+    """An attack's parameters as its result recorded them, or as the spec gives them for a cell without a result."""
+    if isinstance(recorded, str) and recorded:
+        return json.loads(recorded)
+    return dict(spec.get("attacks", {}).get(label, {}).get("params", {}))
+
+
 def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     """Add the names tables group by: classifier, recipe base, section, attack column, eps text, threat role."""
     if cells.empty:
@@ -90,7 +104,8 @@ def _with_names(cells: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     given = spec.get("classifiers", {})  # bench.external_classifiers: recipe label -> its source
     cells["recipe_base"] = [given[r]["source"] if r in given else _base(spec, "recipes", r) for r in cells["recipe"]]
     cells["section"] = cells["recipe_base"].map(section_of)
-    cells["column"] = [attack_column(a, b) for a, b in zip(cells["attack"], cells["attack_base"])]
+    cells["column"] = [attack_column(a, b, _attack_params(p, spec, a))
+                       for a, b, p in zip(cells["attack"], cells["attack_base"], cells.get("attack_params_json", [None] * len(cells)))]
     cells["eps_key"] = cells["eps"].map(eps_text)
     cells["threat_role"] = [role_of(t).value for t in cells["threat_model"]]
     cells["classifier"] = _classifier_labels(cells)

@@ -68,6 +68,13 @@ def matrix_cells(cells: pd.DataFrame, columns: list[MatrixColumn]) -> pd.DataFra
     return cells[keep]
 
 
+def _measured(shown: pd.DataFrame, column: MatrixColumn) -> str:
+    """`` (largest perturbation measured 0.3)`` over a column's results, when they recorded it."""
+    cells = shown[(shown["attack"] == column.attack) & (shown["status"] == DONE)]
+    values = cells["max_perturbation"].dropna() if "max_perturbation" in cells else pd.Series(dtype=float)
+    return f" (largest perturbation measured {values.max():.4g})" if not values.empty else ""
+
+
 def table3(data: ReportData, dataset: str) -> ReportTable | None:
     cells = data.cells[data.cells["dataset"] == dataset]
     columns = matrix_columns(cells)
@@ -115,7 +122,7 @@ def table3(data: ReportData, dataset: str) -> ReportTable | None:
     numeric = [c.name for c in columns] + [WORST_PAPER, WORST]
     frame[[WORST_PAPER, WORST]] = frame[[WORST_PAPER, WORST]].round(2)
     marks = {**best_marks(frame, "Classifier", numeric), **marks}
-    eps_note = "; ".join(f"{c.name} at eps {c.eps_key}" for c in columns if c.base != CLEAN)
+    eps_note = "; ".join(f"{c.name} at eps {c.eps_key}{_measured(shown, c)}" for c in columns if c.base != CLEAN)
     n_text = n_label(shown)
     note = (f"{n_text + '. ' if n_text else ''}Accuracy (%) on the first n test examples; the attack sees the base classifier only (oblivious) and "
             f"the defense purifies afterwards. {eps_note}. Worst (paper columns): the minimum over Clean, PGD, C&W, DF and "

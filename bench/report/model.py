@@ -19,6 +19,16 @@ BEST = "best"  # the best value of its block (bold)
 MISSING = "missing"  # a planned cell without a result (pending, failed or skipped)
 PARTIAL = "partial"  # computed from the cells present only: an upper bound for a worst case
 DEFAULT_FORMAT = ".2f"  # accuracies in percent, as the paper prints them
+SIGNIFICANT = "significant"  # a format of 4 significant digits, written out with thousands separators (never 3.1e+07)
+SIGNIFICANT_DIGITS = 4
+
+
+def significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """``30,840,000`` or ``0.5123``: ``digits`` significant digits without an exponent."""
+    if value == 0 or not math.isfinite(value):
+        return format(value, ".0f") if value == 0 else str(value)
+    decimals = digits - 1 - math.floor(math.log10(abs(value)))  # negative: round to tens, hundreds, ...
+    return format(round(value, decimals), f",.{max(decimals, 0)}f")
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,8 @@ class ReportTable:
         if isinstance(value, (bool, np.bool_)):
             return "yes" if value else "no"
         if isinstance(value, (float, np.floating)):
-            return format(float(value), self.formats.get(column, DEFAULT_FORMAT))
+            spec = self.formats.get(column, DEFAULT_FORMAT)
+            return significant(float(value)) if spec == SIGNIFICANT else format(float(value), spec)
         return str(value)
 
 

@@ -1,4 +1,4 @@
-"""How results are named in a report: attack columns, classifiers, stand-alone vs add-on, safe file names.
+"""How results are named in a report: column order, classifiers, stand-alone vs add-on, safe file names.
 
 Names come from specs and plugins, so they are data: they are shown as text
 (the templates escape them) and never used as file names without ``slug``.
@@ -11,9 +11,6 @@ import re
 
 NONE_STACK = "none"
 NATURAL = "natural"
-# The paper's column names, in Table 3's order; AutoAttack as in its Table 13.
-ATTACK_NAMES = {"clean": "Clean", "pgd": "PGD", "cw": "C&W", "deepfool": "DF", "mim": "MIM", "autoattack": "AutoAttack",
-                "square": "Square", "ssp": "SSP"}
 COLUMN_ORDER = ("clean", "pgd", "cw", "deepfool", "mim", "autoattack")
 PAPER_WORST_BASES = frozenset({"clean", "pgd", "cw", "deepfool", "mim"})  # Table 3's "Worst": Clean, PGD, C&W, DF, MIM
 STAND_ALONE = "Stand-alone (natural training)"
@@ -24,12 +21,6 @@ SECTION_ORDER = (STAND_ALONE, ADD_ON, GIVEN)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 SLUG_LENGTH = 60
-
-
-def attack_column(label: str, base: str) -> str:
-    """``PGD`` for the registered pgd; ``pgd100 (PGD)`` for a variant of it."""
-    name = ATTACK_NAMES.get(base, base)
-    return name if label == base else f"{label} ({name})"
 
 
 def column_rank(base: str) -> int:

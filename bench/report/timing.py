@@ -22,11 +22,12 @@ import pandas as pd
 from bench.jobs import CLEAN
 from bench.report.layout import lacking_summary, ordered_rows, status_tip
 from bench.report.load import DONE, ReportData
-from bench.report.model import MISSING, ReportTable
+from bench.report.model import MISSING, SIGNIFICANT, ReportTable
 from bench.report.names import NONE_STACK, slug
 
 TIMING = "purification_timing"  # the key of the clean evaluate job's details that holds the timing
 SINGLE = "Batch 1 (ms/img)"
+SINGLE_SD = "Batch 1 sd (ms/img)"
 SINGLE_CPU = "Batch 1 CPU (ms/img)"
 TRAINING = "Training (s)"
 STAGES = "Training per stage (s)"
@@ -142,7 +143,8 @@ def table2(data: ReportData, dataset: str) -> ReportTable | None:
         frame = frame.drop(columns=EVALUATION_BATCH)
     at_batch = f"size, {int(eval_batch[0])}" if len(eval_batch) == 1 else "size"
     single_images = sorted({int(t["single_images"]) for t in recorded})
-    averaged = f" (the mean of {', '.join(map(str, single_images))} calls on the first test images)" if single_images else ""
+    averaged = (f" (the mean of {', '.join(map(str, single_images))} calls on the first test images, and their standard "
+                "deviation)" if single_images else "")
     note = (f"Purification alone, timed once per classifier and stack by its clean evaluation: seconds per image at batch "
             f"size 1{averaged}, and images per second at a large batch (the first test images tiled up to it), by the wall "
             "clock and by this process's CPU time (which leaves out waiting for busy cores on a shared machine, and GPU "
@@ -160,13 +162,15 @@ def _timing_columns(batch_sizes: list[int]) -> list[tuple[str, str, float, int]]
     """(header, key of the recorded timing, scale, decimals) of Table 2's timing columns; the large batch's size
     is in the header when the run used one."""
     large = f"Batch {batch_sizes[0]}" if len(batch_sizes) == 1 else "Large batch"
-    return [(SINGLE, "seconds_per_image", 1000.0, 4), (f"{large} (img/s)", "images_per_second", 1.0, 1),
+    return [(SINGLE, "seconds_per_image", 1000.0, 4), (SINGLE_SD, "seconds_per_image_sd", 1000.0, 4),
+            (f"{large} (img/s)", "images_per_second", 1.0, 1),
             (SINGLE_CPU, "cpu_seconds_per_image", 1000.0, 4), (f"{large} CPU (img/s)", "images_per_cpu_second", 1.0, 1)]
 
 
 def _format(scale: float) -> str:
-    """ms per image to 4 decimals; images per second to 4 significant digits ('none' does millions, aid hundreds)."""
-    return ".4f" if scale != 1.0 else ".4g"
+    """ms per image to 4 decimals; images per second to 4 significant digits written out ('none' does millions,
+    PixelDefend a fraction of one)."""
+    return ".4f" if scale != 1.0 else SIGNIFICANT
 
 
 def _recorded(cells: pd.DataFrame, jobs: pd.DataFrame) -> list[dict[str, Any]]:

@@ -39,7 +39,9 @@ def numeric_columns(table: ReportTable) -> set[str]:
             if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])}
 
 
-def _cell(table: ReportTable, position: int, column: str, value: object) -> HtmlCell:
+def shown(table: ReportTable, position: int, column: str, value: object) -> tuple[str, str, bool]:
+    """A cell as every format of the report shows it: (text, mark, numeric); a partial row's value reads "<= x" and a
+    missing cell names its status, so no format can show a bound or a gap as a plain number."""
     mark = table.marks.get((position, column), "")
     tip = table.tips.get((position, column), "")
     text = table.text(column, value)
@@ -50,8 +52,13 @@ def _cell(table: ReportTable, position: int, column: str, value: object) -> Html
         text = UPPER_BOUND + text
     elif not text and numeric:
         text = NO_VALUE
+    return text, mark, numeric
+
+
+def _cell(table: ReportTable, position: int, column: str, value: object) -> HtmlCell:
+    text, mark, numeric = shown(table, position, column, value)
     classes = " ".join(c for c in (mark, "num" if numeric else "") if c)
-    return HtmlCell(text, classes, tip)
+    return HtmlCell(text, classes, table.tips.get((position, column), ""))
 
 
 def html_rows(table: ReportTable) -> list[HtmlRow]:

@@ -230,7 +230,7 @@ def _construct(registry: Registry, comp: Component, kind: str) -> Any:
     if comp.instance is not None:
         return comp.instance
     try:
-        return registry.get(comp.base)(**comp.params)
+        return registry.create(comp.base, **comp.params)
     except (TypeError, UserError) as exc:
         raise SpecError(f"{kind}_params.{comp.label} (a {comp.base!r} {kind}): {exc}") from None
 
@@ -251,7 +251,7 @@ def _named_tables(doc: Mapping[str, Any], table: str, example: str) -> Iterator[
 def _components(doc: Mapping[str, Any], table: str, registry: Registry) -> dict[str, Component]:
     components = {}
     for label, where, params in _named_tables(doc, table, "key = value lines"):
-        base = params.pop(USE, label)
+        base = _scalar(params.pop(USE, label), f"{where}.{USE}", str)
         _lookup(registry, base, where)
         components[label] = Component(label, base, params)
     return components
