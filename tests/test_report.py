@@ -344,7 +344,9 @@ def test_main_eps_and_sweeps(tmp_path):
     assert "pgd100 (PGD)" not in table.frame.columns  # a variant goes to the sweeps when pgd has its own column
     assert "PGD at eps 0.3" in table.note and "AutoAttack" in table.frame.columns
     (eps_sweep,) = attack_eps_sweeps(data, DATASET)
-    assert eps_sweep.frame["eps"].tolist() == [0.1, 0.2, 0.3] and eps_sweep.frame["In Table 3"].tolist() == [F, F, T]
+    assert eps_sweep.frame["eps"].tolist() == [0.0, 0.1, 0.2, 0.3] and eps_sweep.frame["In Table 3"].tolist() == [F, F, F, T]
+    assert eps_sweep.title.endswith("(oblivious threat)") and eps_sweep.n == 8 and "eps 0 is the clean accuracy" in eps_sweep.note
+    assert eps_sweep.frame.loc[0, "madry"] == row(table, "madry", "none")["Clean"]  # eps 0: the clean accuracy
     (variants,) = attack_variant_sweeps(data, DATASET)
     assert variants.frame["Attack"].tolist() == ["pgd", "pgd100"] and variants.frame["Parameters"].tolist() == ["steps=40", "steps=100"]
     (defense,) = defense_sweeps(table, data.spec, DATASET)
@@ -506,12 +508,14 @@ def test_files_are_written_and_linked(tmp_path):
     parser.feed(index.read_text())
     assert parser.links and all((out / link).is_file() for link in parser.links)
     suffixes = {Path(link).suffix for link in parser.links}
-    assert suffixes == {".png", ".csv", ".md", ".tex"}
+    assert suffixes == {".png", ".pdf", ".csv", ".md", ".tex"}
     names = {p.name for p in out.iterdir()}
     for stem in ("mnist5k-table1", "mnist5k-table3", "mnist5k-table2", "mnist5k-table4", "mnist5k-adaptive", "mnist5k-lambda",
                  "provenance-sessions"):
         assert {f"{stem}.csv", f"{stem}.md", f"{stem}.tex"} <= names, stem
     assert {"mnist5k-figure4.png", "mnist5k-sweep-eps-pgd.png", "mnist5k-sweep-defense-aid.png"} <= names
+    assert {"mnist5k-figure4.pdf", "mnist5k-sweep-eps-pgd.pdf", "mnist5k-sweep-defense-aid.pdf"} <= names  # vector, for papers
+    assert all((out / n).read_bytes().startswith(b"%PDF") for n in names if n.endswith(".pdf"))
     assert all((out / n).read_bytes().startswith(b"\x89PNG") for n in names if n.endswith(".png"))
     with open(out / "mnist5k-table3.csv") as f:
         rows = list(csv.DictReader(f))

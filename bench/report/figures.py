@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.atomic import atomic_path  # noqa: E402
+from bench.statistics import accuracy_interval  # noqa: E402
 from bench.report.load import DONE, ReportData  # noqa: E402
 from bench.report.model import ReportFigure, ReportTable  # noqa: E402
 from bench.report.names import mathtext_safe, slug  # noqa: E402
@@ -32,6 +33,8 @@ PANELS_PER_ROW = 4
 DPI = 100
 LEGEND_COLUMNS = 4
 LEGEND_ROW_INCHES = 0.22
+BAND_ALPHA = 0.15
+BAND_CAPTION = "Shaded: the 95% Clopper-Pearson interval of each accuracy"
 NOT_SERIES = {"Section", "Classifier", "Defense", "Parameters", "Attack", "In Table 3"}  # labels, not accuracies
 
 
@@ -61,10 +64,23 @@ def _legend_below(figure: plt.Figure, axes: list[plt.Axes]) -> None:
     figure.tight_layout(rect=(0, (rows * LEGEND_ROW_INCHES + 0.1) / figure.get_figheight(), 1, 1))
 
 
-def _save(figure: plt.Figure, out_dir: Path, name: str) -> None:
+def _save(figure: plt.Figure, out_dir: Path, name: str) -> str:
+    """Write ``name`` (a PNG) and the same figure as a PDF beside it; returns the PDF's name."""
+    vector = str(Path(name).with_suffix(".pdf"))
     with atomic_path(out_dir / name) as tmp:
         figure.savefig(tmp, format="png", dpi=DPI)
+    with atomic_path(out_dir / vector) as tmp:
+        figure.savefig(tmp, format="pdf", metadata={"CreationDate": None})  # no date: the same figure, the same bytes
     plt.close(figure)
+    return vector
+
+
+def _band(ax: plt.Axes, x: pd.Series, percent: pd.Series, n: pd.Series | int, color: str) -> None:
+    """The 95% Clopper-Pearson interval of each accuracy (%), shaded around its line."""
+    counts = n if isinstance(n, pd.Series) else pd.Series(n, index=percent.index)
+    bounds = [accuracy_interval(round(p / 100 * k), int(k)) for p, k in zip(percent, counts)]
+    ax.fill_between(x, [100 * b.low for b in bounds], [100 * b.high for b in bounds], color=color, alpha=BAND_ALPHA,
+                    linewidth=0)
 
 
 def lambda_figure(data: ReportData, dataset: str, out_dir: Path) -> ReportFigure | None:
@@ -83,6 +99,8 @@ def lambda_figure(data: ReportData, dataset: str, out_dir: Path) -> ReportFigure
             label = mathtext_safe(f"{defense}, {attack} eps {eps}" if several else defense)
             line, = ax.plot(group["lam"], 100 * group["accuracy_undefended"], "o--", label=f"before ({label})")
             ax.plot(group["lam"], 100 * group["accuracy"], "s-", color=line.get_color(), label=f"after ({label})")
+            for column in ("accuracy_undefended", "accuracy"):
+                _band(ax, group["lam"], 100 * group[column], group["n"], line.get_color())
         ax.set_title(mathtext_safe(classifier))
         ax.set_xlabel("lambda")
         ax.set_ylabel("accuracy (%)")
@@ -91,10 +109,11 @@ def lambda_figure(data: ReportData, dataset: str, out_dir: Path) -> ReportFigure
     figure.suptitle(mathtext_safe(f"{dataset}: auxiliary-aware attack, before and after purification"))
     _legend_below(figure, axes)
     name = slug(dataset, "figure4") + ".png"
-    _save(figure, out_dir, name)
+    vector = _save(figure, out_dir, name)
     caption = ("Accuracy before purification (dashed: the classifier on the adversarial examples) and after it (solid) "
-               "against lambda of the auxiliary-aware attack, one panel per classifier (the paper's Figures 4 and 5).")
-    return ReportFigure(name, "Figure 4: auxiliary-aware attack against lambda", caption)
+               "against lambda of the auxiliary-aware attack, one panel per classifier (the paper's Figures 4 and 5). "
+               f"{BAND_CAPTION} (from its n).")
+    return ReportFigure(name, "Figure 4: auxiliary-aware attack against lambda", caption, vector)
 
 
 def sweep_figure(table: ReportTable, out_dir: Path) -> ReportFigure | None:
@@ -111,7 +130,10 @@ def sweep_figure(table: ReportTable, out_dir: Path) -> ReportFigure | None:
     for ax, panel in zip(axes, panels):
         rows = (frame if panel is None else frame[frame["Classifier"] == panel]).dropna(subset=[table.x]).sort_values(table.x)
         for column in series:
-            ax.plot(rows[table.x], rows[column], "o-", label=mathtext_safe(column))
+            line, = ax.plot(rows[table.x], rows[column], "o-", label=mathtext_safe(column))
+            shown = rows[[table.x, column]].dropna()
+            if table.n:
+                _band(ax, shown[table.x], shown[column], table.n, line.get_color())
         if panel is not None:
             ax.set_title(mathtext_safe(panel))
         ax.set_xlabel(mathtext_safe(table.x))
@@ -121,6 +143,7 @@ def sweep_figure(table: ReportTable, out_dir: Path) -> ReportFigure | None:
     figure.suptitle(mathtext_safe(table.title))
     _legend_below(figure, axes)
     name = f"{table.key}.png"
-    _save(figure, out_dir, name)
+    vector = _save(figure, out_dir, name)
     title = f"Figure: {table.title[0].lower()}{table.title[1:]}"
-    return ReportFigure(name, title, f"Accuracy (%) against {table.x}; the numbers are in the table below.")
+    bands = f" {BAND_CAPTION} (n = {table.n})." if table.n else ""
+    return ReportFigure(name, title, f"Accuracy (%) against {table.x}; the numbers are in the table below.{bands}", vector)

@@ -45,6 +45,7 @@ class ReportTable:
     column_groups: tuple[tuple[str, int], ...] = ()  # an HTML header row above the columns: (label, span)
     formats: dict[str, str] = field(default_factory=dict)  # format spec of a float column (default ".2f")
     x: str | None = None  # the swept column of a sweep table, the x axis of its figure
+    n: int | None = None  # the examples behind each accuracy of a sweep table (its figure's intervals), when one n
 
     def text(self, column: str, value: Any) -> str:
         """A value as every file of the report shows it: floats per ``formats``, nothing for a missing value."""
@@ -60,11 +61,12 @@ class ReportTable:
 
 @dataclass(frozen=True)
 class ReportFigure:
-    """A PNG in the report folder (``name`` relative to it)."""
+    """A PNG in the report folder (``name`` relative to it) and the same figure as a PDF (``vector``), for papers."""
 
     name: str
     title: str
     caption: str
+    vector: str
 
 
 @dataclass

@@ -31,7 +31,7 @@ from bench.report.names import anchor, slug
 from bench.report.provenance import provenance
 from bench.report.records import write_records
 from bench.report.settings import attack_settings, defense_settings
-from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep
+from bench.report.sweeps import attack_eps_sweeps, attack_variant_sweeps, defense_sweeps, lambda_sweep, single_n
 from bench.report.table_files import FORMATS, write_table_files
 from bench.report.timing import classifiers_table, table2
 from bench.report.view import html_columns, html_rows, numeric_columns
@@ -65,7 +65,8 @@ def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSec
                 classifiers_table(data, dataset))
     section.add(*_with_figures(attack_eps_sweeps(data, dataset), out_dir), *attack_variant_sweeps(data, dataset))
     if matrix is not None:
-        section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset), out_dir))
+        n = single_n(data.cells[data.cells["dataset"] == dataset])
+        section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset, n), out_dir))
     section.add(checks, attack_settings(data, dataset), defense_settings(data, dataset))
     n_text = n_label(data.cells[data.cells["dataset"] == dataset])
     section.items = [_stating_n(item, n_text) for item in section.items]
@@ -87,7 +88,7 @@ def _table_context(table: ReportTable, files: dict[str, str]) -> dict[str, Any]:
 
 def _figure_context(figure: ReportFigure) -> dict[str, Any]:
     return {"kind": "figure", "id": f"f-{slug(figure.name)}", "title": figure.title, "caption": figure.caption,
-            "src": figure.name}
+            "src": figure.name, "vector": figure.vector}
 
 
 def _environment() -> jinja2.Environment:

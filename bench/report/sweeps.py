@@ -19,9 +19,11 @@ from bench.report.layout import main_eps, percent_of
 from bench.report.load import DONE, ReportData
 from bench.report.matrix import oblivious_cells
 from bench.report.model import BEST, MISSING, ReportTable
+from bench.jobs import CLEAN
 from bench.report.names import NONE_STACK, slug
 
 PRESET = "preset"
+ZERO = "0"
 
 
 def series_name(classifier: str, defense: str) -> str:
@@ -40,26 +42,35 @@ def _series_cell(rows: pd.DataFrame, position: int, column: str, marks: dict, ti
 def attack_eps_sweeps(data: ReportData, dataset: str) -> list[ReportTable]:
     """One table per attack run at several eps: a row per eps, a column per classifier and stack."""
     cells = oblivious_cells(data.cells[data.cells["dataset"] == dataset])
+    clean = cells[cells["attack"] == CLEAN].assign(eps_key=ZERO)  # eps 0: the attack cannot move x, accuracy is clean
     tables = []
     for attack, group in cells.groupby("attack", sort=False):
         if group["eps_key"].nunique() < 2:
             continue
         main = main_eps(group)[attack]
         pairs = [p for p, g in group.groupby(["classifier", "defense"], sort=False) if g["eps_key"].nunique() > 1]
+        swept = group if (group["eps_key"].astype(float) == 0).any() else pd.concat([clean, group])
         records, marks, tips = [], {}, {}
-        for position, eps in enumerate(sorted(group["eps_key"].unique(), key=float)):
+        for position, eps in enumerate(sorted(swept["eps_key"].unique(), key=float)):
             record: dict[str, Any] = {"eps": float(eps), "In Table 3": eps == main}
             for classifier, defense in pairs:
-                rows = group[(group["classifier"] == classifier) & (group["defense"] == defense) & (group["eps_key"] == eps)]
+                rows = swept[(swept["classifier"] == classifier) & (swept["defense"] == defense) & (swept["eps_key"] == eps)]
                 column = series_name(classifier, defense)
                 record[column] = _series_cell(rows, position, column, marks, tips)
             records.append(record)
         name = group["column"].iloc[0]
-        note = (f"Accuracy (%) under {name} (oblivious threat) for each attack eps, as in the paper's Table 11(a); "
-                f"Table 3 shows eps {main}.")
-        tables.append(ReportTable(slug(dataset, "sweep-eps", attack), f"Attack eps sweep: {name}", note,
-                                  pd.DataFrame(records), marks, tips, formats={"eps": "g"}, x="eps"))
+        note = (f"Accuracy (%) under {name} (oblivious threat: the attack sees the classifier only) for each attack eps, "
+                f"as in the paper's Table 11(a); eps 0 is the clean accuracy (an attack without budget leaves the input "
+                f"as it is); Table 3 shows eps {main}.")
+        tables.append(ReportTable(slug(dataset, "sweep-eps", attack), f"Attack eps sweep: {name} (oblivious threat)", note,
+                                  pd.DataFrame(records), marks, tips, formats={"eps": "g"}, x="eps", n=single_n(swept)))
     return tables
+
+
+def single_n(cells: pd.DataFrame) -> int | None:
+    """The n of every done cell, when they share one (their accuracies' intervals then follow from it)."""
+    ns = set(cells.loc[cells["status"] == DONE, "n"].dropna().astype(int))
+    return ns.pop() if len(ns) == 1 else None
 
 
 def _attack_params(cells: pd.DataFrame, labels: list[str], spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -125,8 +136,9 @@ def _stack_params(stack: str, spec: Mapping[str, Any]) -> tuple[tuple[str, ...],
     return bases, {f"{e['base']}.{k}": v for e in entries for k, v in e["params"].items()}
 
 
-def defense_sweeps(matrix: ReportTable, spec: Mapping[str, Any], dataset: str) -> list[ReportTable]:
-    """Table 3's rows of stacks that share their stages' algorithms but not their parameters (Figure 6, Table 17)."""
+def defense_sweeps(matrix: ReportTable, spec: Mapping[str, Any], dataset: str, n: int | None = None) -> list[ReportTable]:
+    """Table 3's rows of stacks that share their stages' algorithms but not their parameters (Figure 6, Table 17);
+    ``n``: the examples behind each of its accuracies, when one n serves them all."""
     frame = matrix.frame
     structures: dict[tuple[str, ...], dict[str, dict[str, Any]]] = {}
     for defense in dict.fromkeys(frame["Defense"]):
@@ -152,7 +164,7 @@ def defense_sweeps(matrix: ReportTable, spec: Mapping[str, Any], dataset: str) -
         tips = {(position[i], c): t for (i, c), t in matrix.tips.items() if i in position}
         rows = rows.drop(columns=[c for c in rows.columns if c.startswith("Gain")]).reset_index(drop=True)
         tables.append(ReportTable(slug(dataset, "sweep-defense", name), f"Defense parameter sweep: {name}", note, rows,
-                                  marks, tips, section="Section", formats={x: "g"} if x else {}, x=x))
+                                  marks, tips, section="Section", formats={x: "g"} if x else {}, x=x, n=n))
     return tables
 
 
