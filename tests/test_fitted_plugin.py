@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -16,8 +15,7 @@ import torch
 
 from bench.cache import ArtifactCache
 from bench.store import flags_of
-
-REPO = Path(__file__).resolve().parents[1]
+from plugin_packages import REPO, install_plugin, site_env
 README = (REPO / "README.md").read_text()
 
 BLUR_MODULE = '''
@@ -76,17 +74,9 @@ def readme_block(language: str, marker: str) -> str:
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """README's plugin module and entry point, and a Blur defense, pip-installed into their own site directory."""
-    src = tmp_path_factory.mktemp("fitted_plugin_src")
-    (src / "meanpull_plugin.py").write_text(readme_block("python", "# meanpull_plugin.py"))
-    (src / "blur_plugin.py").write_text(textwrap.dedent(BLUR_MODULE))
     entry_points = readme_block("ini", "meanpull_plugin:make") + "    blur = blur_plugin:Blur\n"
-    (src / "setup.cfg").write_text("[metadata]\nname = purebench-meanpull-plugin\nversion = 0.0.1\n\n[options]\n"
-                                   "py_modules = meanpull_plugin\n    blur_plugin\n\n" + entry_points)
-    (src / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n')
-    site = tmp_path_factory.mktemp("fitted_plugin_site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(site), str(src)], check=True, capture_output=True, text=True)
-    return site
+    modules = {"meanpull_plugin": readme_block("python", "# meanpull_plugin.py"), "blur_plugin": textwrap.dedent(BLUR_MODULE)}
+    return install_plugin(tmp_path_factory, "purebench-meanpull-plugin", modules, entry_points)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +93,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(args: list[str], site: Path, workdir: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO}", "PUREBENCH_CACHE": str(cache),
+    env = {**site_env(site), "PUREBENCH_CACHE": str(cache),
            "PUREBENCH_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, *args], cwd=workdir, capture_output=True, text=True, env=env)
 

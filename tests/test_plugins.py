@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from plugin_packages import REPO, install_plugin, site_env
 
 PLUGIN_MODULE = '''
 """A tiny external defense: halves the distance of every pixel to 0.5."""
@@ -29,14 +27,7 @@ def make(**params):
     return Halfway(**params)
 '''
 
-SETUP_CFG = """
-[metadata]
-name = purebench-halfway-plugin
-version = 0.0.1
-
-[options]
-py_modules = halfway_plugin
-
+ENTRY_POINTS = """
 [options.entry_points]
 purebench.defenses =
     halfway = halfway_plugin:make
@@ -46,23 +37,12 @@ purebench.defenses =
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Builds and pip-installs the plugin package into its own site directory."""
-    src = tmp_path_factory.mktemp("plugin_src")
-    (src / "halfway_plugin.py").write_text(textwrap.dedent(PLUGIN_MODULE))
-    (src / "setup.cfg").write_text(SETUP_CFG)
-    (src / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n')
-    site = tmp_path_factory.mktemp("plugin_site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(site), str(src)],
-        check=True, capture_output=True, text=True,
-    )
-    return site
+    return install_plugin(tmp_path_factory, "purebench-halfway-plugin", {"halfway_plugin": textwrap.dedent(PLUGIN_MODULE)},
+                          ENTRY_POINTS)
 
 
 def _run(args: list[str], site: Path) -> subprocess.CompletedProcess[str]:
-    env_path = f"{site}{os.pathsep}{REPO}"
-    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": env_path})
+    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, env=site_env(site))
 
 
 def test_installed_plugin_is_listed_by_the_cli(plugin_site: Path) -> None:

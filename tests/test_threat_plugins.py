@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -11,8 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from plugin_packages import REPO, install_plugin, site_env
 
 PLUGIN_MODULE = '''
 """Uniform noise in the L-inf eps-ball: the floor any defense should clear."""
@@ -45,14 +43,7 @@ class UniformNoise(ThreatModel):
         return AttackResult(x_adv, predict(classifier, x_adv) != y)
 '''
 
-SETUP_CFG = """
-[metadata]
-name = purebench-noise-threat
-version = 0.0.1
-
-[options]
-py_modules = noise_threat
-
+ENTRY_POINTS = """
 [options.entry_points]
 purebench.threats =
     noise = noise_threat:UniformNoise
@@ -65,19 +56,13 @@ FAST = ["--set", "recipe_params.natural.epochs=1", "--set", "attack_params.pgd.s
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Builds and pip-installs the plugin package into its own site directory."""
-    src = tmp_path_factory.mktemp("threat_src")
-    (src / "noise_threat.py").write_text(textwrap.dedent(PLUGIN_MODULE))
-    (src / "setup.cfg").write_text(SETUP_CFG)
-    (src / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n')
-    site = tmp_path_factory.mktemp("threat_site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(site), str(src)], check=True, capture_output=True, text=True)
-    return site
+    return install_plugin(tmp_path_factory, "purebench-noise-threat", {"noise_threat": textwrap.dedent(PLUGIN_MODULE)},
+                          ENTRY_POINTS)
 
 
 def _run(args: list[str], site: Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(REPO / "run_bench.py"), *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO}", "OMP_NUM_THREADS": "1"})
+                          env={**site_env(site), "OMP_NUM_THREADS": "1"})
 
 
 def test_the_plugin_threat_is_listed(plugin_site: Path) -> None:
@@ -107,7 +92,7 @@ def test_the_plugin_threat_shares_one_set_across_stacks_in_the_plan(plugin_site:
             "crafts = [j.task.threat.model for j in build_plan(spec).ordered() if j.kind.value == 'craft']; "
             "print(crafts.count('noise'), crafts.count('adaptive'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": f"{plugin_site}{os.pathsep}{REPO}"})
+                         env=site_env(plugin_site))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2", "4"]  # one noise set per attack; one adaptive set per attack and stack
 
@@ -117,7 +102,7 @@ def test_the_plugin_threat_runs_from_the_cli_into_the_store_and_the_report(plugi
     out = _run(["run", "--attack", "pgd,square", "--threat", "oblivious,noise", "--n", "20", "--results", str(results),
                 *FAST], plugin_site)
     assert out.returncode == 0, out.stderr
-    assert "lowest accuracy (%) per threat" in out.stdout and "noise" in out.stdout
+    assert "lowest accuracy (%) per threat [95% interval]" in out.stdout and "noise" in out.stdout
     with sqlite3.connect(results) as conn:
         rows = conn.execute("SELECT attack, threat_model, accuracy, accuracy_undefended FROM results WHERE threat = 'noise'"
                             ).fetchall()
