@@ -2,7 +2,8 @@
 
 The oblivious table (the threats in the baseline role) has a row per classifier and defense stack and a column
 per attack (Clean first); the threat table gives, per threat, the lowest
-accuracy over its attacks, eps, lambda and sources; the worst-case table
+accuracy over its attacks, eps, lambda and sources; each of their cells
+carries the 95% Clopper-Pearson interval of its result; the worst-case table
 gives, per stack, the unqualified worst case of ``bench.worst`` (every result
 that ran against the stack, per example) with its 95% interval and the
 paired gain over "none".  Accuracies in percent.  The full report (tables,
@@ -31,8 +32,15 @@ def _column(row: pd.Series) -> str:
     return f"{row['attack']}{eps}"
 
 
+def _with_interval(frame: pd.DataFrame) -> pd.Series:
+    """Each result's accuracy with its 95% interval, as the terminal shows it: ``46.7 [38.5, 55.0]``."""
+    return pd.Series([f"{acc:.1f} [{lo:.1f}, {hi:.1f}]" for acc, lo, hi in
+                      zip(frame["accuracy"], frame["ci_low"], frame["ci_high"])], index=frame.index)
+
+
 def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
-    """``baseline``: accuracy per attack (oblivious); ``threats``: lowest accuracy per threat; ``worst``: per stack (percent)."""
+    """``baseline``: accuracy per attack (oblivious); ``threats``: lowest accuracy per threat (both with intervals);
+    ``worst``: per stack (percent)."""
     frame = results_frame(path)
     tables: dict[str, pd.DataFrame] = {}
     if frame.empty:
@@ -41,12 +49,15 @@ def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
     oblivious = frame[baseline]
     if not oblivious.empty:
         columns = oblivious.apply(_column, axis=1)
-        table = oblivious.assign(column=columns).pivot_table(index=ROW, columns="column", values="accuracy", sort=False)
+        table = oblivious.assign(column=columns, cell=_with_interval(oblivious)).pivot_table(
+            index=ROW, columns="column", values="cell", aggfunc="first", sort=False)
         table.columns.name = None
         tables[BASELINE] = table
     others = frame[~baseline]
     if not others.empty:
-        table = others.pivot_table(index=ROW, columns="threat", values="accuracy", aggfunc="min", sort=False)
+        lowest = others.sort_values("accuracy", kind="stable").drop_duplicates([*ROW, "threat"]).sort_index()
+        table = lowest.assign(cell=_with_interval(lowest)).pivot_table(index=ROW, columns="threat", values="cell",
+                                                                       aggfunc="first", sort=False)
         table.columns.name = None
         tables["threats"] = table
     stacks = stack_frame(load_report_data(path))
@@ -63,7 +74,8 @@ def summary_tables(path: Path | str) -> dict[str, pd.DataFrame]:
     return tables
 
 
-TITLES = {BASELINE: "accuracy (%), oblivious threat", "threats": "lowest accuracy (%) per threat",
+TITLES = {BASELINE: "accuracy (%) [95% interval], oblivious threat",
+          "threats": "lowest accuracy (%) per threat [95% interval]",
           WORST: "worst case (%): examples correct under every result of the stack, with the paired gain over none"}
 
 

@@ -582,3 +582,19 @@ def test_not_a_results_database(tmp_path):
     (tmp_path / "junk.sqlite").write_text("not sqlite")
     with pytest.raises(UserError):
         render_report(tmp_path / "junk.sqlite", tmp_path / "out")
+
+
+def test_the_run_summary_gives_each_accuracy_its_interval_and_each_threat_its_lowest(tmp_path):
+    from bench.run_summary import summary_tables
+    from bench.statistics import accuracy_interval
+
+    tables = summary_tables(write_run(tmp_path / "r.sqlite", hand_run()))
+    cell = tables["baseline"].loc[(DATASET, ARCH, "natural", 0, "aid"), "pgd@0.3"]
+    interval = accuracy_interval(3, 4)
+    assert cell == f"75.0 [{100 * interval.low:.1f}, {100 * interval.high:.1f}]"
+
+    run = full_run()
+    tables = summary_tables(write_run(tmp_path / "full.sqlite", run))
+    transfer = [c for c in run.cells if c.threat == "transfer" and c.recipe == "madry" and c.defense == "aid"]
+    lowest = min(100 * sum(c.correct) / len(c.correct) for c in transfer)
+    assert tables["threats"].loc[(DATASET, ARCH, "madry", 0, "aid"), "transfer"].startswith(f"{lowest:.1f} [")
