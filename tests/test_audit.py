@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -285,4 +286,8 @@ def test_the_report_opens_with_the_worst_case_and_the_badge(audited, tmp_path):
     assert page.index("Worst case and audit verdict") < page.index("Audit checks")
     headline = (tmp_path / "report" / "mnist5k-headline.csv").read_text()
     assert "Oblivious (paper protocol)" in headline and "unreliable" in headline and "reliable" in headline
+    frame = pd.read_csv(tmp_path / "report" / "mnist5k-headline.csv")
+    # One set of examples for both columns: the worst over everything that ran includes the oblivious attacks.
+    assert (frame["Worst case"] <= frame["Oblivious (paper protocol)"]).all() and frame["n"].notna().all()
+    assert frame["Audit's worst case"].notna().all()
     assert 'class="audit-fail' in page and "binarization" in page
