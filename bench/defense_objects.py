@@ -1,4 +1,9 @@
-"""Defense instances given from Python (not registered anywhere): checked and identified by content.
+"""New defense objects, and defense instances given from Python (not registered anywhere): checked and identified by content.
+
+A defense is built from its registered name and parameters in one place,
+``new_defense``: a fit changes the object, so spec validation builds one to
+read identities and flags from (never fitted), and a run builds a fresh one
+for each fit and each use.
 
 Such an object is keyed by what determines its outputs: its ``identity()``
 (type, ``VERSION``, constructor parameters), the bytes of its state before
@@ -10,15 +15,23 @@ bump ``VERSION`` when a change of ``purify`` or ``fit`` changes results.
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, Mapping
 
 import torch
 
 from bench.errors import InvalidInputError
 from bench.hashing import content_key, state_digest
-from defenses import Defense
+from defenses import DEFENSES, Defense
 
 _SCALARS = (str, int, float, bool, type(None), torch.Tensor)
+
+
+def new_defense(base: str, params: Mapping[str, Any], given: Defense | None = None) -> Defense:
+    """A fresh, unfitted defense: the registered ``base`` built with ``params``, or a copy of the object ``given``."""
+    if given is not None:
+        return copy.deepcopy(given)
+    return DEFENSES.create(base, **params)
 
 
 def check_defense_object(obj: Any, where: str) -> None:

@@ -1,9 +1,15 @@
 """The four kinds of job of a plan and what they carry.
 
-Jobs are plain, picklable data: an executor may run them in this process or
-ship them to a Ray worker.  Each job's ``key`` hashes everything that
-determines its output, so a key seen twice is one job (reuse) and a key done
-in the results store is never run again (resume).
+Jobs are picklable data: an executor may run them in this process or ship
+them to a Ray worker.  Each job's ``key`` hashes everything that determines
+its output, so a key seen twice is one job (reuse) and a key done in the
+results store is never run again (resume).
+
+An attack or threat reference carries the object built from its parameters
+when the reference is made (by spec validation or the planner), and every job
+that runs it uses that object: both keep only their parameters (``with_*``
+methods return copies), so one object serves them all.  A defense is fitted,
+so a run builds a fresh one for each use (``bench.defense_objects.new_defense``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from attacks import ATTACKS, Attack
+from attacks.threats import ThreatModel, threat_model
 from bench.classifiers import ClassifierId
 from bench.external_classifiers import ExternalClassifier
 
@@ -84,16 +92,34 @@ class StageRef:
 
 @dataclass(frozen=True)
 class AttackRef:
+    """An attack: its label, registered ``base`` and parameters, and ``instance``, the attack built from them."""
+
     label: str
     base: str
-    params: dict[str, Any]  # with the dataset's preset filled in
+    params: dict[str, Any]  # with the dataset's preset filled in (the spec's own references have none)
+    instance: Attack = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "instance", ATTACKS.create(self.base, **self.params))
+
+    @property
+    def code(self) -> dict[str, Any]:
+        """The attack's class and ``VERSION``: what of its code enters adversarial-set keys."""
+        kind = type(self.instance)
+        return {"type": f"{kind.__module__}.{kind.__qualname__}", "version": getattr(self.instance, "VERSION", None)}
 
 
 @dataclass(frozen=True)
 class ThreatRef:
+    """A threat model: its label, registered ``model`` and parameters, and ``instance``, the threat built from them."""
+
     label: str
-    model: str  # an attacks.ThreatModel value
-    params: dict[str, Any]  # gradient, eot_samples
+    model: str  # the registered threat (attacks.threats.THREATS)
+    params: dict[str, Any]  # its constructor's keywords (adaptive: gradient, eot_samples, ...)
+    instance: ThreatModel = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "instance", threat_model(self.model, **self.params))
 
 
 @dataclass(frozen=True)

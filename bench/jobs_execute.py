@@ -21,7 +21,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from attacks import ATTACKS
 from attacks.norms import perturbation_norms
 from bench.auditing.parts import run_part
 from bench.component_params import resolved_settings
@@ -73,7 +72,7 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
                                                   for (label, defense), stage in zip(stack.stages, task.stack)}}
     max_perturbation = None
     if task.advset is not None:
-        attack = ATTACKS.create(task.advset.attack.base, **task.advset.attack.params)
+        attack = task.advset.attack.instance
         details["attack_settings"] = resolved_settings(attack, task.advset.attack.params)
         max_perturbation = float(perturbation_norms(x, split.x, attack.norm).max()) if len(x) else 0.0
     result = EvalResult(correct_draws.all(axis=0), undefended.numpy().astype(bool), purify_seconds,

@@ -11,6 +11,10 @@ stack) for fits, per target and transfer source for training.  A planner
 without reuse would run one job per pair, so ``requested - jobs`` is what
 reuse saved.
 
+Components come built from spec validation (``Spec.components``) and are
+taken as they are; an attack gets the dataset's preset here, once per
+(attack, dataset).
+
 Jobs are kept in insertion order, which is topological: a job is added only
 after the jobs it depends on.
 
@@ -26,9 +30,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
-from attacks import ATTACKS, attack_preset
+from attacks import attack_preset
 from attacks.iterative import IterativeAttack
-from attacks.threats import DEFAULT_THREAT, THREATS, Axis, ThreatModel
+from attacks.threats import DEFAULT_THREAT, Axis, ThreatModel
 from bench.auditing.planning import plan_audit
 from bench.classifiers import ClassifierId, classifier_key
 from bench.data import DatasetSplits, load_dataset
@@ -40,7 +44,7 @@ from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTa
                         ThreatRef, TrainTask)
 from bench.plan_sources import TransferSource
 from bench.spec import CLEAN, ZOO_PREFIX, Block, Component, Spec, SpecError
-from defenses import DEFENSES, parse_stack
+from defenses import parse_stack
 
 CLEAN_THREAT = DEFAULT_THREAT  # the clean column belongs with the paper's oblivious tables
 
@@ -79,13 +83,13 @@ class Plan:
 
 
 class Planner:
-    """Builds a ``Plan``; memoises datasets and component instances for the duration of one planning."""
+    """Builds a ``Plan``; memoises datasets and attacks with their presets for the duration of one planning."""
 
     def __init__(self, spec: Spec, datasets: Mapping[str, DatasetSplits] | None = None, read_data: bool = True) -> None:
         self.spec, self.read_data = spec, read_data
         self.plan = Plan(spec, datasets=dict(datasets or {}))
         self._data = self.plan.datasets
-        self._instances: dict[tuple[str, str], Any] = {}
+        self._attacks: dict[tuple[str, str], tuple[AttackRef, tuple[float, ...]]] = {}
         self._pairs: set[tuple[str, str]] = set()
         self.seed = spec.seed  # of the jobs being planned: the matrix is planned once per seed of the spec
 
@@ -131,14 +135,6 @@ class Planner:
             raise SpecError(f"n = {self.spec.n} but {dataset} has only {size} test examples; use n <= {size}")
         return self.spec.n or size
 
-    def _instance(self, kind: str, comp: Component) -> Any:
-        if comp.instance is not None:
-            return comp.instance
-        registry = {"defense": DEFENSES, "attack": ATTACKS, "threat": THREATS}[kind]
-        if (kind, comp.label) not in self._instances:
-            self._instances[(kind, comp.label)] = registry.create(comp.base, **comp.params)
-        return self._instances[(kind, comp.label)]
-
     # -- jobs ----------------------------------------------------------------
 
     def _classifier(self, dataset: str, arch: str, recipe: str, seed: int, consumer: str) -> ClassifierRef:
@@ -168,7 +164,7 @@ class Planner:
         stages = []
         for label in parse_stack(name):
             comp = self.spec.defenses.get(label, Component(label, label))
-            defense = self._instance("defense", comp)
+            defense = self.spec.components.defense(label)
             key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.identity(), "seed": self.seed})
             fit_key = content_key({"kind": "defense", "classifier": ref.key, "defense": defense.fit_identity(),
                                    "seed": self.seed})
@@ -184,13 +180,16 @@ class Planner:
 
     def _attack(self, label: str, dataset: str) -> tuple[AttackRef, tuple[float, ...], dict[str, Any]]:
         """The attack with the dataset's preset filled in, its default eps list and its code identity."""
-        comp = self.spec.attacks.get(label, Component(label, label))
-        instance = self._instance("attack", comp)
-        preset = attack_preset(dataset, instance.norm, comp.base, iterative=isinstance(instance, IterativeAttack))
-        params = {**{k: v for k, v in preset.items() if k != "eps"}, **comp.params}
-        eps = self.spec.attack_eps.get(label) or self.spec.default_eps or (float(preset["eps"]),)
-        code = {"type": f"{type(instance).__module__}.{type(instance).__qualname__}", "version": getattr(instance, "VERSION", None)}
-        return AttackRef(label, comp.base, params), eps, code
+        if (label, dataset) not in self._attacks:
+            given = self.spec.components.attack(label)
+            preset = attack_preset(dataset, given.instance.norm, given.base,
+                                   iterative=isinstance(given.instance, IterativeAttack))
+            params = {**{k: v for k, v in preset.items() if k != "eps"}, **given.params}
+            attack = given if params == given.params else AttackRef(label, given.base, params)
+            eps = self.spec.attack_eps.get(label) or self.spec.default_eps or (float(preset["eps"]),)
+            self._attacks[(label, dataset)] = attack, eps
+        attack, eps = self._attacks[(label, dataset)]
+        return attack, eps, attack.code
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
                threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job:
@@ -246,15 +245,15 @@ class Planner:
                                                                  source=None, source_kind=None, source_classifier=None))
             if block.audit:
                 plan_audit(self, ref, name, stages, n)
-        threats = [self.spec.threats.get(t, Component(t, t)) for t in block.threats]
-        models: dict[str, ThreatModel] = {comp.label: self._instance("threat", comp) for comp in threats}
+        threats = [self.spec.components.threat(t) for t in block.threats]
+        models: dict[str, ThreatModel] = {threat.label: threat.instance for threat in threats}
         crafters = {None: (ref, dict(source=None, source_kind=None, source_classifier=None))}
         if any(Axis.SOURCES in model.axes for model in models.values()):
             crafters.update({source: self._surrogate(ref, source) for source in block.sources})
         for attack_label in block.attacks:
             attack, default_eps, code = self._attack(attack_label, ref.dataset)
-            for comp in threats:
-                threat, model = ThreatRef(comp.label, comp.base, dict(comp.params)), models[comp.label]
+            for threat in threats:
+                model = threat.instance
                 for eps in block.eps or default_eps:
                     for lam in block.lam if Axis.LAM in model.axes else (None,):
                         for source in block.sources if Axis.SOURCES in model.axes else (None,):

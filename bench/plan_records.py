@@ -5,48 +5,34 @@ job would run: the recipe's configuration with its dataset preset, each
 defense stage's parameters resolved against its preset for the dataset, the
 attack's parameters with the preset and the constructor's defaults filled in,
 its norm and eps, and the threat model's parameters with their defaults.
-Planning builds the components anyway; nothing here trains or loads data.
+The components are those spec validation built (the jobs' attack and threat
+objects, the spec's defenses); nothing here builds one, trains or loads data.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import asdict, is_dataclass
 from typing import Any, Iterator
 
-from attacks import ATTACKS
-from attacks.threats import threat_model
 from bench.classifiers import make_recipe
+from bench.component_params import constructor_defaults
 from bench.jobs import AttackRef, ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, StageRef, ThreatRef, TrainTask
 from bench.plan import Plan
-from defenses import DEFENSES
+from bench.spec import Components
 from defenses.preset_defense import PresetDefense
 
 
-def constructor_defaults(cls: type) -> dict[str, Any]:
-    """The keyword defaults of ``cls.__init__`` along its MRO, a subclass's default winning over its base's."""
-    defaults: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
-            continue
-        for name, param in inspect.signature(init).parameters.items():
-            if name != "self" and param.default is not inspect.Parameter.empty:
-                defaults[name] = param.default
-    return defaults
-
-
 def resolved_attack(attack: AttackRef) -> dict[str, Any]:
-    """Every constructor parameter of the attack as the craft job builds it, and its norm."""
-    instance = ATTACKS.create(attack.base, **attack.params)
+    """Every constructor parameter of the attack as the craft job runs it, and its norm."""
+    instance = attack.instance
     params = {**constructor_defaults(type(instance)), **attack.params, "norm": instance.norm.value}
     return {"label": attack.label, "base": attack.base, "class": type(instance).__qualname__, "params": params}
 
 
-def resolved_stage(stage: StageRef, dataset: str) -> dict[str, Any]:
+def resolved_stage(stage: StageRef, dataset: str, components: Components) -> dict[str, Any]:
     """A defense stage's parameters: its configuration resolved for ``dataset`` where it has presets."""
-    instance = stage.instance if stage.instance is not None else DEFENSES.create(stage.base, **stage.params)
+    instance = components.defense(stage.label)
     if isinstance(instance, PresetDefense):
         config = instance.resolve(dataset, instance.keyed_params())
         params = asdict(config) if is_dataclass(config) else dict(config)
@@ -57,8 +43,7 @@ def resolved_stage(stage: StageRef, dataset: str) -> dict[str, Any]:
 
 def resolved_threat(threat: ThreatRef) -> dict[str, Any]:
     """The threat's constructor parameters with its defaults filled in (lam is per job, not here)."""
-    instance = threat_model(threat.model, **threat.params)
-    params = {**constructor_defaults(type(instance)), **threat.params}
+    params = {**constructor_defaults(type(threat.instance)), **threat.params}
     return {"label": threat.label, "model": threat.model, "params": params}
 
 
@@ -74,32 +59,32 @@ def resolved_classifier(ref: ClassifierRef) -> dict[str, Any]:
     return record
 
 
-def job_record(job: Job) -> dict[str, Any]:
-    """The job's kind, key, label, dependencies and resolved settings."""
+def job_record(job: Job, components: Components) -> dict[str, Any]:
+    """The job's kind, key, label, dependencies and resolved settings (``components``: the planned spec's)."""
     record: dict[str, Any] = {"kind": job.kind.value, "key": job.key, "label": job.label, "deps": list(job.deps)}
     task = job.task
     if isinstance(task, TrainTask):
         record["classifier"] = resolved_classifier(task.classifier)
     elif isinstance(task, FitTask):
         record.update(classifier=task.classifier.label(), seed=task.seed,
-                      stage=resolved_stage(task.stage, task.classifier.dataset))
+                      stage=resolved_stage(task.stage, task.classifier.dataset, components))
     elif isinstance(task, CraftTask):
-        record.update(_craft(task))
+        record.update(_craft(task, components))
     elif isinstance(task, EvaluateTask):
         record.update(classifier=task.classifier.label(), labels=asdict(task.labels), seed=task.seed,
                       batch_size=task.batch_size, advset=task.advset.key if task.advset else None,
-                      stack=[resolved_stage(s, task.classifier.dataset) for s in task.stack])
+                      stack=[resolved_stage(s, task.classifier.dataset, components) for s in task.stack])
     return record
 
 
-def _craft(task: CraftTask) -> dict[str, Any]:
+def _craft(task: CraftTask, components: Components) -> dict[str, Any]:
     dataset = task.target.dataset
     return {"target": task.target.label(), "attack": resolved_attack(task.attack), "eps": task.eps, "lam": task.lam,
             "threat": resolved_threat(task.threat), "n": task.n, "seed": task.seed, "batch_size": task.batch_size,
-            "stack": None if task.stack is None else [resolved_stage(s, dataset) for s in task.stack]}
+            "stack": None if task.stack is None else [resolved_stage(s, dataset, components) for s in task.stack]}
 
 
 def job_lines(plan: Plan) -> Iterator[str]:
     """One JSON object per job, in the plan's (topological) order."""
     for job in plan.ordered():
-        yield json.dumps(job_record(job), sort_keys=True, default=str)
+        yield json.dumps(job_record(job, plan.spec.components), sort_keys=True, default=str)

@@ -9,24 +9,22 @@ context object (one per executor process), never at module level.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
 
-from attacks import ATTACKS
 from attacks.iterative import IterativeAttack
-from attacks.threats import threat_model
 from attacks.trace import TRACE_TENSORS, AttackTrace, concat_traces
 from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
 from bench.data import DatasetSplits, Split, load_dataset
+from bench.defense_objects import new_defense
 from bench.device import resolve_device
 from bench.external_classifiers import obtain_external
 from bench.jobs import ClassifierRef, CraftTask, StageRef
-from defenses import DEFENSES, FitContext, Stack
+from defenses import FitContext, Stack
 from defenses.timing import time_fit
 
 ADVSETS = "advsets"
@@ -50,13 +48,6 @@ class AdvSet:
     metadata: dict[str, Any]
     crafted_now: bool
     trace: dict[str, torch.Tensor]  # an iterative attack's steps (``attacks.trace.TRACE_TENSORS``); empty for others
-
-
-def new_defense(stage: StageRef) -> Any:  # -> defenses.Defense
-    """A fresh, unfitted defense for ``stage``: built from the registry, or a copy of the object given (fit mutates it)."""
-    if stage.instance is not None:
-        return copy.deepcopy(stage.instance)
-    return DEFENSES.create(stage.base, **stage.params)
 
 
 def _ignore(_fraction: float) -> None:
@@ -115,7 +106,7 @@ class RunContext:
         if stage.needs_fit:
             artifact = self.cache.load(DEFENSES_KIND, stage.fit_key)
             if artifact is None:
-                trainee = new_defense(stage)
+                trainee = new_defense(stage.base, stage.params, stage.instance)
                 seconds = time_fit(trainee, ctx)
                 artifact = self._save_and_reload(DEFENSES_KIND, stage.fit_key, trainee.state_dict(),
                                                  {"defense": stage.label, "base": stage.base, "classifier": ref.label(),
@@ -123,7 +114,7 @@ class RunContext:
                                                   "identity": trainee.fit_identity()})
                 fitted_now = True
             metadata = artifact.metadata
-        defense = new_defense(stage)
+        defense = new_defense(stage.base, stage.params, stage.instance)
         defense.build(ctx)
         if stage.needs_fit:
             defense.load_state_dict({k: v.to(self.device) for k, v in artifact.tensors.items()})
@@ -155,8 +146,7 @@ class RunContext:
     def _craft(self, task: CraftTask) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], float]:
         model = self.classifier(task.target).model
         stack = self.stack(task.target, task.stack, task.seed) if task.stack is not None else None
-        attack = ATTACKS.create(task.attack.base, **task.attack.params)
-        threat = threat_model(task.threat.model, **task.threat.params)
+        attack, threat = task.attack.instance, task.threat.instance
         split = self.test_split(task.target.dataset, task.n)
         generator = torch.Generator(device=self.device).manual_seed(task.seed)
         begin = time.perf_counter()

@@ -86,7 +86,7 @@ def records(no_data) -> dict[str, list[dict]]:
     for dataset, name in PAPER_CONFIGS.items():
         plan = build_plan(load_spec(CONFIGS / name), read_data=False)
         assert (dataset in plan.provisional) is (dataset == "tinyimagenet")  # only TinyImageNet's fingerprint needs files
-        out[dataset] = [job_record(job) for job in plan.ordered()]
+        out[dataset] = [job_record(job, plan.spec.components) for job in plan.ordered()]
     return out
 
 

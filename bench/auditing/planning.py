@@ -16,7 +16,7 @@ from bench.auditing.parts import PART_ROLES, Part, Role
 from bench.data.metadata import DatasetInfo
 from bench.hashing import content_key
 from bench.jobs import AttackRef, AuditLabels, AuditTask, ClassifierRef, Job, JobKind, StageRef, ThreatRef
-from bench.spec import Component, Spec
+from bench.spec import Spec
 
 
 class Planner(Protocol):
@@ -32,8 +32,6 @@ class Planner(Protocol):
 
     def _add(self, job: Job, consumer: str) -> Job: ...
 
-    def _instance(self, kind: str, comp: Component) -> Any: ...
-
     def _info(self, name: str) -> DatasetInfo: ...
 
 
@@ -43,11 +41,6 @@ AUDIT_ATTACK = "pgd"
 SQUARE = "square"
 
 
-def _code(planner: Planner, label: str, base: str, params: dict[str, Any]) -> dict[str, Any]:
-    instance = planner._instance("attack", Component(label, base, params))
-    return {"type": f"{type(instance).__module__}.{type(instance).__qualname__}", "version": getattr(instance, "VERSION", None)}
-
-
 def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[StageRef, ...], n_spec: int) -> None:
     """Add the audit of ``ref`` under the stack ``name`` to the planner's plan."""
     spec = planner.spec
@@ -55,8 +48,7 @@ def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[St
     n = min(settings.n or n_spec, n_spec)
     pgd, eps_list, code = planner._attack(AUDIT_ATTACK, ref.dataset)
     eps = float(eps_list[0])
-    adaptive_comp = spec.threats.get("adaptive", Component("adaptive", "adaptive"))
-    adaptive = ThreatRef(adaptive_comp.label, adaptive_comp.base, dict(adaptive_comp.params))
+    adaptive = spec.components.threat("adaptive")
     effort_steps = pgd.params["steps"] * settings.effort_factor
     steps = settings.unbounded_steps
     variants = {
@@ -71,11 +63,11 @@ def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[St
                       code, adaptive, eps),
     }
     square = AttackRef(SQUARE, SQUARE, {"n_queries": settings.square_queries})
-    variants[Role.SQUARE] = (square, _code(planner, SQUARE, SQUARE, square.params), ThreatRef("blackbox", "blackbox", {}), eps)
+    variants[Role.SQUARE] = (square, square.code, ThreatRef("blackbox", "blackbox", {}), eps)
     consumer = f"{ref.key}/{name}/audit"
     crafts: dict[Role, Job] = {}
     for role, (attack, attack_code, threat, role_eps) in variants.items():
-        model = planner._instance("threat", Component(threat.label, threat.model, threat.params))
+        model = threat.instance
         crafts[role] = planner._craft(ref, stages if model.depends_on_stack else None, attack, attack_code, threat,
                                       model.VERSION, role_eps, None, n, consumer=f"{consumer}/{role.value}")
     labels = AuditLabels(ref.dataset, ref.arch, ref.recipe, ref.seed, name, n)

@@ -64,10 +64,10 @@ from bench.jobs import CLEAN
 from bench.spec.loading import apply_assignment, apply_overrides, audited, checkpoint_overrides, load_spec
 from bench.spec.model import (AUDIT, AUDIT_PARAMS, AXES, AXIS_DEFAULTS, CLASSIFIER_KEYS, CLASSIFIERS, COMPONENT_TABLES, DEFAULT_BATCH_SIZE,
                               DEFAULT_LAMBDAS, PRETRAINED, SCALARS, TOP_KEYS, USE, ZOO_PREFIX, Block,
-                              Component, Spec, SpecError)
+                              Component, Components, Spec, SpecError)
 from bench.spec.validation import parse_spec
 
 __all__ = ["AUDIT", "AUDIT_PARAMS", "AXES", "AXIS_DEFAULTS", "CLASSIFIERS", "CLASSIFIER_KEYS", "CLEAN", "COMPONENT_TABLES", "DEFAULT_BATCH_SIZE",
            "DEFAULT_LAMBDAS", "PRETRAINED", "SCALARS", "TOP_KEYS", "USE", "ZOO_PREFIX", "Block",
-           "Component", "Spec", "SpecError", "apply_assignment", "apply_overrides", "audited", "checkpoint_overrides", "load_spec",
+           "Component", "Components", "Spec", "SpecError", "apply_assignment", "apply_overrides", "audited", "checkpoint_overrides", "load_spec",
            "parse_spec"]

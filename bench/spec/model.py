@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from attacks.threats import DEFAULT_THREAT
+from bench.defense_objects import new_defense
 from bench.errors import UserError
 from bench.external_classifiers import ExternalClassifier
 from bench.hashing import content_key
+from bench.jobs import AttackRef, ThreatRef
 from bench.models.robustbench_zoo import PRETRAINED, ZOO_PREFIX
 from bench.plan_sources import TransferSource
 from bench.spec.audit_settings import AuditSettings
@@ -60,6 +62,31 @@ class Component:
 
 
 @dataclass(frozen=True)
+class Components:
+    """The defenses, attacks and threats a spec names, each built once from its parameters by validation.
+
+    The planner takes them as they are, and its jobs carry the attack and
+    threat objects into the runs.  Attacks are without a dataset's preset,
+    which the planner adds.  Defenses are for reading identities and flags and
+    are never fitted (a run fits fresh ones).  A label the spec does not name
+    is the registered component of that name with its defaults.
+    """
+
+    defenses: dict[str, Any] = field(default_factory=dict)  # label -> defenses.Defense
+    attacks: dict[str, AttackRef] = field(default_factory=dict)
+    threats: dict[str, ThreatRef] = field(default_factory=dict)
+
+    def defense(self, label: str) -> Any:  # -> defenses.Defense
+        return self.defenses[label] if label in self.defenses else new_defense(label, {})
+
+    def attack(self, label: str) -> AttackRef:
+        return self.attacks[label] if label in self.attacks else AttackRef(label, label, {})
+
+    def threat(self, label: str) -> ThreatRef:
+        return self.threats[label] if label in self.threats else ThreatRef(label, label, {})
+
+
+@dataclass(frozen=True)
 class Block:
     """One cross product of the matrix; ``eps`` None means per-attack defaults."""
 
@@ -104,6 +131,7 @@ class Spec:
     draws: int = DEFAULT_DRAWS  # evaluations of each randomized stack
     seeds: tuple[int, ...] = ()  # the matrix once per seed; empty: ``seed`` alone
     data: dict[str, str] = field(default_factory=dict)  # local datasets' content digests, by name
+    components: Components = field(default_factory=Components, compare=False, repr=False)  # built from the descriptions
 
     @property
     def run_seeds(self) -> tuple[int, ...]:

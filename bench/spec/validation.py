@@ -1,8 +1,9 @@
 """Validating a parsed spec document: every key, name and value checked, every component built once.
 
 Every name is checked against its registry, every parameter by building the
-component once, so a typo fails in a second with a message naming the fix,
-never an hour into a run.
+component once (``bench.spec.components``), so a typo fails in a second with a
+message naming the fix, never an hour into a run.  The spec keeps what was
+built (``Spec.components``) for the planner.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bench.plan_sources import TransferSource, parse_source
 from bench.recipes import RECIPES
 from bench.registry import Registry
 from bench.spec.audit_settings import parse_audit_settings
+from bench.spec.components import ComponentBuilder
 from bench.spec.model import (AUDIT, AUDIT_PARAMS, AXES, AXIS_DEFAULTS, BLOCK_KEYS, CLASSIFIER_KEYS, CLASSIFIERS, DEFAULT_BATCH_SIZE, DEFAULT_DRAWS,
                               DEFAULT_LAMBDAS, LABEL, MAX_NAME, PRETRAINED, SCALARS, SEEDS, TOP_KEYS, USE, ZOO_PREFIX,
                               Block, Component, Spec, SpecError)
@@ -84,6 +86,8 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
                   for label, c in attacks.items() if "eps" in c.params}
     if CLEAN in attacks:
         raise SpecError(f"'{CLEAN}' is reserved for the unperturbed column every stack gets; rename attack_params.{CLEAN}")
+    built = ComponentBuilder(defenses, attacks, threats)
+    built.build_declared()
 
     blocks_doc = doc.get("matrix", [{}])
     if not isinstance(blocks_doc, list) or not blocks_doc or not all(isinstance(b, dict) for b in blocks_doc):
@@ -93,20 +97,22 @@ def parse_spec(doc: Mapping[str, Any], *, text: str = "", default_name: str = "a
         where = f"[[matrix]] block {i + 1}" if "matrix" in doc else "the spec"
         _check_keys(block_doc, BLOCK_KEYS, where)
         inherited = {k: doc[k] for k in BLOCK_KEYS if k in doc and k != "eps"}  # top-level eps ranks below an attack's own
-        blocks.append(_block({**inherited, **block_doc}, where, recipes, defenses, attacks, threats, classifiers))
+        blocks.append(_block({**inherited, **block_doc}, where, recipes, defenses, attacks, threats, classifiers, built))
     spec = Spec(name=name, description=scalars.get("description", ""), seed=seed, n=n, device=device,
                 batch_size=batch_size, threads=threads, blocks=tuple(blocks), recipes=recipes, defenses=defenses, attacks=attacks,
                 threats=threats, attack_eps=attack_eps,
                 default_eps=_numbers(doc["eps"], "eps", 0.0, math.inf) if "eps" in doc else None, text=text,
                 classifiers=classifiers, draws=draws, seeds=seeds, data=_data_fingerprints(blocks),
-                audit_params=parse_audit_settings(_table(doc, AUDIT_PARAMS), SpecError), workers=workers)
-    _check_constructible(spec)
+                audit_params=parse_audit_settings(_table(doc, AUDIT_PARAMS), SpecError), workers=workers,
+                components=built.components())
+    _check_recipes(spec)
     _check_linf_eps(spec)
     return spec
 
 
 def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], defenses: dict[str, Component],
-           attacks: dict[str, Component], threats: dict[str, Component], classifiers: Mapping[str, ExternalClassifier]) -> Block:
+           attacks: dict[str, Component], threats: dict[str, Component], classifiers: Mapping[str, ExternalClassifier],
+           built: ComponentBuilder) -> Block:
     axes = {k: _str_list(_axis_value(doc, k), f"{k} in {where}") for k in AXIS_DEFAULTS}
     for dataset in axes["datasets"]:
         _lookup(DATASETS, parse_dataset_name(dataset)[0], f"datasets in {where}")
@@ -127,8 +133,9 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
         if attack == CLEAN:
             raise SpecError(f"attacks in {where}: '{CLEAN}' is evaluated for every stack anyway; remove it")
         _component(attacks, attack, ATTACKS, f"attacks in {where}")
-    models = {threat: _construct(THREATS, _threat(threats, threat, f"threats in {where}"), "threat")
-              for threat in axes["threats"]}
+    for threat in axes["threats"]:
+        _threat(threats, threat, f"threats in {where}")
+    models = {threat: built.threat(threat).instance for threat in axes["threats"]}
     sources = tuple(_source(s, recipes, classifiers, where)
                     for s in _str_list(doc.get("sources", []), f"sources in {where}", empty=True))
     eps = _numbers(doc["eps"], f"eps in {where}", 0.0, math.inf) if "eps" in doc else None
@@ -138,8 +145,8 @@ def _block(doc: Mapping[str, Any], where: str, recipes: dict[str, Component], de
         raise SpecError(f"audit in {where} must be true or false, got {audit!r}")
     block = Block(**{k: tuple(v) for k, v in axes.items()}, eps=eps, lam=lam, sources=sources, audit=audit)
     _check_axes(block, models, where)
-    _check_pairs(block, models, attacks, where)
-    _check_stacks(block, models, defenses, where)
+    _check_pairs(block, models, built, where)
+    _check_stacks(block, models, built, where)
     return block
 
 
@@ -152,20 +159,20 @@ def _check_axes(block: Block, models: Mapping[str, ThreatModel], where: str) -> 
                 raise SpecError(f"the {label} threat in {where} needs {axis.value}, e.g. {AXIS_EXAMPLES[axis]}")
 
 
-def _check_pairs(block: Block, models: Mapping[str, ThreatModel], attacks: Mapping[str, Component], where: str) -> None:
+def _check_pairs(block: Block, models: Mapping[str, ThreatModel], built: ComponentBuilder, where: str) -> None:
     """Refuse attack/threat pairs the threat model cannot run (known before any work)."""
     for label in block.attacks:
-        instance = _construct(ATTACKS, attacks.get(label, Component(label, label)), "attack")
+        instance = built.attack(label).instance
         for threat, model in models.items():
             why = model.refuse_attack(instance)
             if why is not None:
                 raise SpecError(f"{where}: attack {label!r} with threat {threat!r}: {why}; put it in a [[matrix]] block of its own")
 
 
-def _check_stacks(block: Block, models: Mapping[str, ThreatModel], defenses: Mapping[str, Component], where: str) -> None:
+def _check_stacks(block: Block, models: Mapping[str, ThreatModel], built: ComponentBuilder, where: str) -> None:
     """Refuse stack/threat pairs the threat model cannot attack (the auxaware threat needs an auxiliary loss)."""
     for stack in block.defenses:
-        stages = [_construct(DEFENSES, defenses.get(label, Component(label, label)), "defense") for label in parse_stack(stack)]
+        stages = [built.defense(label) for label in parse_stack(stack)]
         for threat, model in models.items():
             why = model.refuse_stack(stages)
             if why is not None:
@@ -201,15 +208,15 @@ def _check_linf_eps(spec: Spec) -> None:
     for block in spec.blocks:
         for label in block.attacks:
             eps = block.eps or spec.attack_eps.get(label) or spec.default_eps or ()
-            attack = _construct(ATTACKS, spec.attacks.get(label, Component(label, label)), "attack")
+            attack = spec.components.attack(label).instance
             too_big = [e for e in eps if e > 1.0]
             if too_big and attack.norm is Norm.LINF:
                 raise SpecError(f"eps {too_big[0]:g} for the L-inf attack {label!r}: pixels are in [0, 1], so an L-inf eps "
                                 f"above 1 bounds nothing; give a fraction such as \"{too_big[0]:g}/255\"")
 
 
-def _check_constructible(spec: Spec) -> None:
-    """Build each component once so that a bad parameter fails now."""
+def _check_recipes(spec: Spec) -> None:
+    """Build each recipe for each dataset so that a bad parameter fails now (the other components are built already)."""
     datasets = sorted({d for b in spec.blocks for d in b.datasets})
     used_recipes = {r for b in spec.blocks for r in b.recipes} | {s.recipe for b in spec.blocks for s in b.sources if s.recipe}
     used_recipes.discard(PRETRAINED)
@@ -220,19 +227,6 @@ def _check_constructible(spec: Spec) -> None:
                 RECIPES.get(comp.base)(dataset, **comp.params)
             except (TypeError, UserError) as exc:
                 raise SpecError(f"recipe_params.{label} on {dataset}: {exc}") from None
-    for comp in spec.defenses.values():
-        _construct(DEFENSES, comp, "defense")
-    for comp in spec.attacks.values():
-        _construct(ATTACKS, comp, "attack")
-
-
-def _construct(registry: Registry, comp: Component, kind: str) -> Any:
-    if comp.instance is not None:
-        return comp.instance
-    try:
-        return registry.create(comp.base, **comp.params)
-    except (TypeError, UserError) as exc:
-        raise SpecError(f"{kind}_params.{comp.label} (a {comp.base!r} {kind}): {exc}") from None
 
 
 def _named_tables(doc: Mapping[str, Any], table: str, example: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -297,9 +291,7 @@ def _threat_components(doc: Mapping[str, Any]) -> dict[str, Component]:
     """``[threat_params.LABEL]`` variants: a registered threat (``use``) and its constructor's keywords, checked now."""
     components = _components(doc, "threat_params", THREATS)
     for label, comp in components.items():
-        where = f"threat_params.{label}"
-        _check_keys(comp.params, [*_keywords(THREATS.get(comp.base)), USE], where)
-        _construct(THREATS, comp, "threat")
+        _check_keys(comp.params, [*_keywords(THREATS.get(comp.base)), USE], f"threat_params.{label}")
     return components
 
 
