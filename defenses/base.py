@@ -4,15 +4,20 @@ A defense maps images in [0, 1] to images in [0, 1] of the same shape.  The
 harness drives every defense, built-in or plugin, through one life cycle:
 
 1. ``Defense(**params)``: the parameters are captured from the constructor's
-   signature, defaults included, into ``self.params`` (whatever a subclass
-   passes to ``super().__init__``, and also when it never calls it).  They
-   enter ``identity()``, hence every cache key: ``Blur(k=3)`` and
-   ``Blur(k=5)`` never share a result.
+   signature, defaults included, into ``self.params`` before ``__init__``
+   runs.  ``Defense.__init__`` ignores whatever it is given: a subclass need
+   not call it, and what it passes there is neither stored nor checked.  A
+   subclass without an ``__init__`` of its own takes any keywords, all in
+   ``self.params``, where its methods read them.  The parameters enter
+   ``identity()``, hence every cache key: ``Blur(k=3)`` and ``Blur(k=5)``
+   never share a result.
 2. ``fit(ctx)`` on a fresh object: learn whatever the defense learns (the
    classifier stays frozen).  Its state is then ``state_dict()``: every
    tensor attribute and the tensors of every ``nn.Module`` attribute, made in
-   ``__init__`` or in ``fit`` (the frozen classifier, kept as
-   ``self.classifier``, is not state).  The harness caches it.
+   ``__init__`` or in ``fit``.  The frozen classifier is not state, under
+   whatever attribute the defense keeps it, inside a module of its own too:
+   ``FitContext`` marks the module it gives (a copy the defense makes, to
+   fine-tune, is state again).  The harness caches the state.
 3. On every later use, a fresh object again: ``build(ctx)``, then
    ``load_state_dict(state)``.  ``build`` is the one hook that recreates
    structure a state loads into: the modules a defense makes from the
@@ -43,6 +48,18 @@ from bench.errors import UserError
 
 #: The attribute holding the frozen classifier: used by a defense, never part of its state.
 CLASSIFIER_ATTR = "classifier"
+#: Set on the module a ``FitContext`` gives, to that module's own ``id``: a copy of it is not marked.
+_FROZEN_MARK = "_purebench_frozen_id"
+
+
+def mark_frozen(module: nn.Module) -> None:
+    """Mark ``module`` as the frozen classifier, which no defense's state holds."""
+    setattr(module, _FROZEN_MARK, id(module))
+
+
+def is_frozen(module: nn.Module) -> bool:
+    """Whether ``module`` is itself a classifier marked by ``mark_frozen`` (not a copy of one)."""
+    return getattr(module, _FROZEN_MARK, None) == id(module)
 
 
 @dataclass
@@ -56,6 +73,10 @@ class FitContext:
     seed: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        if isinstance(self.classifier, nn.Module):
+            mark_frozen(self.classifier)
+
 
 class Defense:
     """Base type for defenses; subclasses implement ``purify`` and, if trained, ``fit`` (and ``build``, see above)."""
@@ -64,6 +85,8 @@ class Defense:
     randomized: ClassVar[bool] = False
     #: False when autograd through ``purify`` gives no useful gradient: adaptive attacks then use BPDA or unrolling.
     differentiable: ClassVar[bool] = True
+    #: True when ``purify(x)[i]`` reads the rest of its batch (batch statistics): results then depend on the batch size.
+    batch_dependent: ClassVar[bool] = False
     #: True when ``unrolled_purify`` offers a differentiable surrogate of a non-differentiable ``purify``.
     unrollable: ClassVar[bool] = False
     #: Bump when the code changes what ``fit`` or ``purify`` produce, so cached states and results are not reused.
@@ -81,7 +104,7 @@ class Defense:
         return obj
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Takes any arguments: the parameters are already captured from the subclass's signature."""
+        """Ignores its arguments: ``__new__`` has already captured them, by the subclass's signature, into ``params``."""
 
     @property
     def needs_fit(self) -> bool:
@@ -123,7 +146,7 @@ class Defense:
         state: dict[str, torch.Tensor] = {}
         for attr, value in self._state_attributes():
             if isinstance(value, nn.Module):
-                state.update({f"{attr}.{k}": v for k, v in value.state_dict().items()})
+                state.update({f"{attr}.{k}": v for k, v in _module_state(value).items()})
             else:
                 state[attr] = value.detach()
         return state
@@ -141,8 +164,9 @@ class Defense:
                             "saved state loads, and bump VERSION when the state's layout changes")
         for attr, module in modules.items():
             prefix = f"{attr}."
-            try:
-                module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            try:  # the keys are checked above; a module holding the frozen classifier loads all but its tensors
+                module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)},
+                                       strict=not _frozen_prefixes(module))
             except RuntimeError as exc:  # shapes that differ: the module was built for other data or parameters
                 raise UserError(f"{type(self).__name__}: the saved state of {attr!r} does not fit the module build(ctx) "
                                 f"made ({exc}); bump VERSION when the state's layout changes") from None
@@ -168,7 +192,9 @@ class Defense:
 
     def _state_attributes(self) -> Iterator[tuple[str, nn.Module | torch.Tensor]]:
         for attr, value in vars(self).items():
-            if attr != CLASSIFIER_ATTR and isinstance(value, (nn.Module, torch.Tensor)):
+            if attr == CLASSIFIER_ATTR or isinstance(value, nn.Module) and is_frozen(value):
+                continue
+            if isinstance(value, (nn.Module, torch.Tensor)):
                 yield attr, value
 
     def _may_hold_tensor(self, attr: str) -> bool:
@@ -177,6 +203,17 @@ class Defense:
             return False
         value = vars(self).get(attr)
         return value is None or isinstance(value, torch.Tensor)
+
+
+def _frozen_prefixes(module: nn.Module) -> list[str]:
+    """The state-key prefixes (``"1."``) of the frozen classifiers inside ``module``."""
+    return [f"{name}." for name, sub in module.named_modules() if name and is_frozen(sub)]
+
+
+def _module_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """``module.state_dict()`` without the tensors of a frozen classifier it holds."""
+    prefixes = tuple(_frozen_prefixes(module))
+    return {k: v for k, v in module.state_dict().items() if not prefixes or not k.startswith(prefixes)}
 
 
 def declared_tensors(cls: type) -> set[str]:

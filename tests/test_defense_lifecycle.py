@@ -112,7 +112,8 @@ def test_a_subclass_that_never_calls_super_init_still_has_its_parameters():
 
 
 def test_what_a_subclass_passes_to_super_init_does_not_replace_the_signature():
-    assert PassesOther(4).params == {"k": 4}
+    defense = PassesOther(4)
+    assert defense.params == {"k": 4} and not hasattr(defense, "unrelated")  # Defense.__init__ ignores its arguments
 
 
 def test_a_defense_without_its_own_init_takes_keywords():
@@ -213,3 +214,34 @@ def test_the_classifier_is_not_state_and_parameters_stay_parameters(ctx):
     defense.load_state_dict({"scale": torch.full((1,), 0.5)})
     defense.to(torch.device("cpu"))
     assert isinstance(defense.scale, nn.Parameter) and float(defense.scale.detach()) == 0.5
+
+
+class KeepsClassifier(Defense):
+    """Keeps the frozen classifier under a name of its own, inside a module of its own, and a copy of it to tune."""
+
+    def build(self, ctx: FitContext) -> None:
+        self.model = ctx.classifier
+        self.pipeline = nn.Sequential(nn.Conv2d(1, 1, 1), ctx.classifier)
+        self.tuned = copy.deepcopy(ctx.classifier)
+
+    def fit(self, ctx: FitContext) -> None:
+        self.build(ctx)
+        with torch.no_grad():
+            self.pipeline[0].weight.fill_(0.5)
+            self.tuned[1].bias.fill_(1.0)
+
+    def purify(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pipeline[0](x).clamp(0, 1)
+
+
+def test_the_frozen_classifier_is_not_state_under_any_name_but_a_copy_of_it_is(ctx):
+    classifier = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
+    ctx = FitContext(classifier, ctx.train, ctx.dataset, ctx.device, progress=False)
+    fitted, fresh = KeepsClassifier(), KeepsClassifier()
+    fitted.fit(ctx)
+    assert sorted(fitted.state_dict()) == ["pipeline.0.bias", "pipeline.0.weight", "tuned.1.bias", "tuned.1.weight"]
+    fresh.build(ctx)
+    fresh.load_state_dict(fitted.state_dict())
+    x = ctx.train.x[:2]
+    assert torch.equal(fresh.purify(x), fitted.purify(x)) and torch.equal(fresh.tuned[1].bias, torch.ones(2))
+    assert fresh.model is classifier and fresh.pipeline[1] is classifier
