@@ -12,7 +12,8 @@ another fresh object after ``build(ctx)``, and checks
 - the declared flags agree with what ``defenses.probes`` measures:
   ``randomized`` with two identical calls, ``differentiable`` with the
   input gradients through ``purify`` (``unrolled_purify`` for an
-  ``unrollable`` defense), and no output depends on the rest of its batch;
+  ``unrollable`` defense), and ``batch_dependent`` with whether an output
+  moves when the rest of its batch is replaced;
 - fitting and purifying leave the frozen classifier's weights unchanged.
 
 Every broken promise is listed in one ``DefenseContractError``; a defense that
@@ -211,9 +212,13 @@ def _flag_problems(defense: Defense, randomness: RandomnessProbe, gradients: Gra
     if not defense.differentiable and gradients.unavailable == 0:
         problems.append("differentiable is False, but plain autograd through purify gives usable gradients for every "
                         "example; declare differentiable = True so adaptive attacks use them")
-    if batch.batch_dependent:
+    if batch.batch_dependent and not defense.batch_dependent:
         problems.append(f"purify(x)[i] changes (by {batch.max_abs_difference:.3g}) with the other examples of the "
-                        "batch, so results would depend on the batch size; purify each example on its own")
+                        "batch, so results would depend on the batch size; purify each example on its own, or declare "
+                        "batch_dependent = True if the batch statistics are meant")
+    if defense.batch_dependent and not batch.batch_dependent:
+        problems.append("batch_dependent is True, but purify(x)[i] stayed the same when the rest of its batch was "
+                        "replaced; declare batch_dependent = False")
     return problems
 
 

@@ -130,6 +130,14 @@ class BatchMean(Smooth):
         return (super().purify(x) - 0.5 * (x - x.mean(0, keepdim=True))).clamp(0, 1)
 
 
+class DeclaredBatchMean(BatchMean):
+    batch_dependent = True
+
+
+class DeclaredBatchWithout(Smooth):
+    batch_dependent = True
+
+
 class BrokenUnrolling(UndeclaredQuantiser):
     differentiable = False
     unrollable = True
@@ -156,7 +164,8 @@ VIOLATIONS = [
     (DeclaredNoiseWithout, "declare randomized = False"),
     (UndeclaredQuantiser, "declare differentiable = False"),
     (NeedlesslyNonDifferentiable, "declare differentiable = True"),
-    (BatchMean, "other examples of the batch"),
+    (BatchMean, "other examples of the batch.*or declare batch_dependent = True"),
+    (DeclaredBatchWithout, "declare batch_dependent = False"),
     (BrokenUnrolling, "unrolled_purify gives a zero"),
     (TrainsTheClassifier, "changed the frozen classifier"),
 ]
@@ -166,6 +175,10 @@ def test_a_defense_that_keeps_every_promise_passes(tiny):
     report = check_defense(Smooth, variant={"strength": 0.25}, **tiny)
     assert report.state_keys == ("mean", "net.bias", "net.weight")
     assert not report.randomness.randomized and report.gradients.unavailable == 0 and not report.batch.batch_dependent
+
+
+def test_a_declared_batch_dependence_passes(tiny):
+    assert check_defense(DeclaredBatchMean, **tiny).batch.batch_dependent
 
 
 def test_an_instance_is_checked_as_the_harness_uses_it(tiny):
