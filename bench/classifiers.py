@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -62,8 +62,13 @@ def build_arch(arch: str, data: DatasetSplits) -> nn.Module:
     return ARCHS.create(arch, num_classes=data.num_classes, image_shape=data.image_shape, mean=mean, std=std)
 
 
+def recipe_for(base: str, dataset: str, params: Mapping[str, Any]) -> Recipe:
+    """The registered recipe ``base`` for ``dataset`` with ``params``: how every recipe is built (spec checks, training)."""
+    return RECIPES.get(base)(dataset, **params)
+
+
 def make_recipe(cid: ClassifierId) -> Recipe:
-    return RECIPES.get(cid.recipe)(cid.dataset, **cid.recipe_params)
+    return recipe_for(cid.recipe, cid.dataset, cid.recipe_params)
 
 
 def classifier_key(cid: ClassifierId, data: DatasetSplits | DatasetInfo) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
+from attacks import ATTACKS
+from attacks.threats import THREATS
 from bench.jobs import JobKind
 from bench.plan import build_plan
 from bench.spec import parse_spec
+from defenses import DEFENSES
 
 MATRIX = {
     "n": 20,
@@ -102,3 +107,22 @@ def test_n_larger_than_the_test_split_is_refused(mnist):
 
     with pytest.raises(SpecError, match="only 1000 test examples"):
         build_plan(parse_spec({**MATRIX, "n": 5000}), {"mnist5k": mnist})
+
+
+def test_each_component_is_built_once_by_validation_and_taken_by_the_planner(monkeypatch):
+    built: Counter = Counter()
+    for registry in (DEFENSES, ATTACKS, THREATS):
+        def counting(name, registry=registry, create=registry.create, **params):
+            built[(registry.group, name)] += 1
+            return create(name, **params)
+        monkeypatch.setattr(registry, "create", counting)
+    spec = parse_spec({"n": 5, "defenses": ["none", "aid", "dir", "dir+aid"], "attacks": ["pgd", "deepfool"],
+                       "threats": ["oblivious", "adaptive", "bpda"], "threat_params": {"bpda": {"use": "adaptive", "gradient": "bpda"}}})
+    plan = build_plan(spec, read_data=False)
+    assert plan.counts()[JobKind.CRAFT] == 2 + 2 * 2 * 4  # oblivious: one set per attack; adaptive ones: per stack
+    threats, defenses = THREATS.group, DEFENSES.group
+    assert {k: v for k, v in built.items() if k[0] in (threats, defenses)} == {
+        (threats, "oblivious"): 1, (threats, "adaptive"): 2, (defenses, "none"): 1, (defenses, "aid"): 1,
+        (defenses, "dir"): 1}  # adaptive: two labels
+    # the spec's attack, and the planner's with mnist5k's preset where the preset adds parameters
+    assert built[(ATTACKS.group, "pgd")] == 2 and built[(ATTACKS.group, "deepfool")] <= 2

@@ -20,6 +20,7 @@ from torch import nn
 from attacks import ATTACKS
 from attacks.norms import Norm
 from attacks.threats import THREATS, Axis, ThreatModel
+from bench.classifiers import recipe_for
 from bench.data import DATASETS, content_fingerprint, parse_dataset_name, split_dataset_names
 from bench.defense_objects import check_defense_object, defense_digest
 from bench.device import DEVICE_CHOICES
@@ -224,7 +225,7 @@ def _check_recipes(spec: Spec) -> None:
         comp = spec.recipes.get(label, Component(label, label))
         for dataset in datasets:
             try:
-                RECIPES.get(comp.base)(dataset, **comp.params)
+                recipe_for(comp.base, dataset, comp.params)
             except (TypeError, UserError) as exc:
                 raise SpecError(f"recipe_params.{label} on {dataset}: {exc}") from None
 
