@@ -5,9 +5,9 @@ them to a Ray worker.  Each job's ``key`` hashes everything that determines
 its output, so a key seen twice is one job (reuse) and a key done in the
 results store is never run again (resume).
 
-An attack or threat reference carries the object built from its parameters
-when the reference is made (by spec validation or the planner), and every job
-that runs it uses that object: both keep only their parameters (``with_*``
+An attack or threat reference builds its object from its parameters on first
+use (spec validation and the planner use it at once) and carries it, so every
+job that runs it uses that object: both keep only their parameters (``with_*``
 methods return copies), so one object serves them all.  A defense is fitted,
 so a run builds a fresh one for each use (``bench.defense_objects.new_defense``).
 """
@@ -15,6 +15,7 @@ so a run builds a fresh one for each use (``bench.defense_objects.new_defense``)
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from enum import Enum
 from typing import Any
 
@@ -97,10 +98,10 @@ class AttackRef:
     label: str
     base: str
     params: dict[str, Any]  # with the dataset's preset filled in (the spec's own references have none)
-    instance: Attack = field(init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "instance", ATTACKS.create(self.base, **self.params))
+    @cached_property
+    def instance(self) -> Attack:
+        return ATTACKS.create(self.base, **self.params)
 
     @property
     def code(self) -> dict[str, Any]:
@@ -116,10 +117,10 @@ class ThreatRef:
     label: str
     model: str  # the registered threat (attacks.threats.THREATS)
     params: dict[str, Any]  # its constructor's keywords (adaptive: gradient, eot_samples, ...)
-    instance: ThreatModel = field(init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "instance", threat_model(self.model, **self.params))
+    @cached_property
+    def instance(self) -> ThreatModel:
+        return threat_model(self.model, **self.params)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,15 @@ from bench.spec.model import Component, Components, SpecError
 #: How a component of each kind is built from its description.
 _BUILD: dict[str, Callable[[Component], Any]] = {
     "defense": lambda comp: comp.instance if comp.instance is not None else new_defense(comp.base, comp.params),
-    "attack": lambda comp: AttackRef(comp.label, comp.base, dict(comp.params)),
-    "threat": lambda comp: ThreatRef(comp.label, comp.base, dict(comp.params)),
+    "attack": lambda comp: _with_instance(AttackRef(comp.label, comp.base, dict(comp.params))),
+    "threat": lambda comp: _with_instance(ThreatRef(comp.label, comp.base, dict(comp.params))),
 }
+
+
+def _with_instance(ref: Any) -> Any:
+    """``ref`` with its object built now, so that a bad parameter fails here."""
+    ref.instance  # noqa: B018 - built and kept by the reference
+    return ref
 
 
 class ComponentBuilder:
