@@ -84,4 +84,4 @@ def example_table(grid: ExampleGrid) -> ReportTable:
     none = f"No test example where the defense wins or loses under {grid.result}."
     note = caption(grid) if grid.rows else " ".join([none, *(f"Not shown: {m}." for m in grid.missing)])
     return ReportTable(f"examples-{slug(grid.dataset, grid.classifier, grid.defense)}",
-                       f"Examples: {grid.defense} on {grid.classifier}", note, frame)
+                       f"Examples: {grid.defense} on {grid.classifier}, labels", note, frame)

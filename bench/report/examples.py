@@ -138,7 +138,7 @@ class _Source:
             return f"the classifier {ref.label()} is not in the artifact cache {self.cache.root} (the report trains nothing)"
         return self.context.classifier(ref).model
 
-    def stack(self, ref: ClassifierRef, stages: tuple[StageRef, ...], seed: int) -> Any:
+    def stack(self, ref: ClassifierRef, stages: tuple[StageRef, ...], seed: int) -> Any:  # -> defenses.Stack | str
         given = [s.label for s in stages if s.base not in DEFENSES]
         if given:
             return (f"{', '.join(given)} was given as a Python object, which the report cannot rebuild, so no purified "
@@ -160,20 +160,39 @@ def _clean_flags(data: ReportData, row: pd.Series) -> np.ndarray | None:
     return next(iter(flags.values()), None)
 
 
-def _grid(data: ReportData, source: _Source, row: pd.Series, result: str, k: int) -> ExampleGrid:
+def _chosen(data: ReportData, row: pd.Series, k: int) -> tuple[list[int], list[str], int]:
+    """The shown examples in order (wins first), their outcomes, and the result's number of draws."""
     key = row["job_key"]
     robust, undefended = flags_of(data.path, [key])[key]
     draws = data.draw_flags([key])[key]
     clean_draws = _clean_flags(data, row)  # the clean evaluation draws the same noise per draw as this one
     chosen = choose_examples(robust, draws[0], undefended, clean_draws[0] if clean_draws is not None else None, k)
-    order = [*chosen.wins, *chosen.losses]
-    outcomes = [WIN] * len(chosen.wins) + [LOSS] * len(chosen.losses)
-    draw = f"draw 1 of {len(draws)} (seeded as the evaluation's first draw)" if len(draws) > 1 else ""
+    return [*chosen.wins, *chosen.losses], [WIN] * len(chosen.wins) + [LOSS] * len(chosen.losses), len(draws)
+
+
+def _purified(data: ReportData, source: _Source, row: pd.Series, ref: ClassifierRef, x_adv: torch.Tensor,
+              order: list[int], draws: int) -> torch.Tensor | str:
+    """The shown examples purified as the evaluation's first draw purified them (or why they cannot be).
+
+    A randomized stack purifies the whole set in the evaluation's batches under that draw's seed, so each shown
+    image is the one the draw counted; a deterministic one needs only the shown examples.
+    """
+    stack = source.stack(ref, _stages(data, row["stack_json"]), int(row["seed"]))
+    if isinstance(stack, str):
+        return stack
+    inputs = x_adv if draws > 1 else x_adv[order]
+    images, _ = purified(stack, inputs, int(row["eval_batch_size"]), source.context.device, int(row["seed"]))
+    return images[order] if draws > 1 else images
+
+
+def _grid(data: ReportData, source: _Source, row: pd.Series, result: str, k: int) -> ExampleGrid:
+    order, outcomes, draws = _chosen(data, row, k)
+    draw = f"draw 1 of {draws} (seeded as the evaluation's first draw)" if draws > 1 else ""
     base = dict(dataset=row["dataset"], classifier=row["classifier"], defense=row["defense"], result=result, draw=draw)
-    missing: list[str] = []
     clean = source.clean(row["dataset"], int(row["n"]))
-    if isinstance(clean, str):
-        return ExampleGrid(rows=(), clean=None, adversarial=None, purified=None, factor=1.0, missing=(clean,), **base)
+    if isinstance(clean, str) or not order:
+        return ExampleGrid(rows=(), clean=None, adversarial=None, purified=None, factor=1.0,
+                           missing=(clean,) if isinstance(clean, str) else (), **base)
     x, y = clean
     x_adv = source.adversarial(row["advset_key"])
     if isinstance(x_adv, str):
@@ -182,24 +201,22 @@ def _grid(data: ReportData, source: _Source, row: pd.Series, result: str, k: int
     device = source.context.device
     ref = _classifier_ref(data, row)
     model = source.classifier(ref)
+    missing: list[str] = []
     adversarial_labels: list[int | None] = [None] * len(order)
-    purified_images, purified_labels = None, [None] * len(order)
+    purified_labels: list[int | None] = [None] * len(order)
+    images: torch.Tensor | None = None
     if isinstance(model, str):
         missing.append(model)
     else:
-        adversarial_labels = predict_labels(model, x_adv[order], len(order) or 1, device).tolist() if order else []
-        stack = source.stack(ref, _stages(data, row["stack_json"]), int(row["seed"]))
-        if isinstance(stack, str):
-            missing.append(stack)
+        adversarial_labels = predict_labels(model, x_adv[order], len(order), device).tolist()
+        found = _purified(data, source, row, ref, x_adv, order, draws)
+        if isinstance(found, str):
+            missing.append(found)
         else:
-            # a randomized stack purifies the whole set in the evaluation's batches under its first draw's seed, so the
-            # shown images are the ones that draw counted; a deterministic one needs only the shown examples
-            inputs = x_adv if len(draws) > 1 else x_adv[order]
-            images, _ = purified(stack, inputs, int(row["eval_batch_size"]), device, int(row["seed"]))
-            purified_images = images[order] if len(draws) > 1 else images
-            purified_labels = predict_labels(model, purified_images, len(order) or 1, device).tolist() if order else []
+            images = found
+            purified_labels = predict_labels(model, images, len(order), device).tolist()
     rows = tuple(ExampleRow(i, o, int(y[i]), a, p) for i, o, a, p in zip(order, outcomes, adversarial_labels, purified_labels))
-    return ExampleGrid(rows=rows, clean=x[order], adversarial=x_adv[order], purified=purified_images,
+    return ExampleGrid(rows=rows, clean=x[order], adversarial=x_adv[order], purified=images,
                        factor=amplification(x_adv[order], x[order]), missing=tuple(missing), **base)
 
 
