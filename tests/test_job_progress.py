@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+import torch
 
 from bench.cache import ArtifactCache
 from bench.job_progress import JobProgress
@@ -13,6 +14,7 @@ from bench.plan import build_plan
 from bench.run_context import ContextSettings, RunContext
 from bench.run_progress import Progress
 from bench.spec import parse_spec
+from defenses import DEFENSES, FitContext
 
 
 def test_nested_counters_give_the_fraction_and_the_text():
@@ -78,3 +80,14 @@ def test_the_worker_line_shows_where_the_job_is(mnist):
         progress.finished(job, Outcome(job.key, Status.DONE, 72.0, "", "", "cpu"))
     finally:
         progress.close()
+
+
+def test_a_defense_fit_reports_its_epochs_and_batches(natural_cnn, mnist):
+    heard: list[tuple[float, str]] = []
+    report = JobProgress(lambda fraction, text: heard.append((fraction, text)), interval=0.0)
+    defense = DEFENSES.create("aid", taps="layer1,layer3", width=32, branch_depth=1, head_depth=1, train_steps=2, steps=2,
+                              epochs=2, batch_size=32)
+    defense.fit(FitContext(natural_cnn, mnist.train.head(64), "mnist5k", torch.device("cpu"), progress=False, report=report))
+    texts = [text for _, text in heard]
+    assert texts[:2] == ["epoch 1/2", "epoch 1/2, batch 1/2"] and texts[-1] == "epoch 2/2, batch 2/2"
+    assert heard[-1][0] == pytest.approx(1.0) and [f for f, _ in heard] == sorted(f for f, _ in heard)
