@@ -9,7 +9,8 @@ Seconds of one worker, per kind:
   (differentiating through it costs several purifications; a score-based query costs one);
 - evaluate: test images x draws x (a classifier forward + the stack's purification), the clean one also
   timing the purification of ``TIMING_IMAGES`` more;
-- audit: a per-example prior (``AUDIT_PER_EXAMPLE``).
+- audit: its checks re-run the stack a few times per example (``AUDIT_PASSES``); the binarization
+  test runs an inner attack per example (``BINARIZATION_PASSES`` per inner step).
 
 Per-image terms scale with the image's area (H x W: a convolution's cost grows with it, hardly with
 the input channels).  A stack's purification per image is the one recorded by its evaluations on
@@ -47,7 +48,8 @@ AUXAWARE_GRAD = 2.6  # the auxiliary-aware loss adds the discriminator on the cl
 #: each of its attacks; C&W aborts early): the fraction of the budget they use, from the main job.
 BUDGET_USED = {"autoattack": 0.15}
 TIMING_IMAGES = 8 + 256  # the clean evaluation's purification timing (bench.jobs_execute)
-AUDIT_PER_EXAMPLE = 0.1
+AUDIT_PASSES = 5  # passes through the stack per example of the declared, traces and sanity checks (main job: 0.03-0.8 s)
+BINARIZATION_PASSES = 18  # per example and inner step (main job: 15 s for aid, 0.5 s for none at 12 x 16)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,11 @@ class CostTerms:
             per_image = FORWARD * self._area(task.classifier.dataset) + self.purify(task.classifier, task.stack)
             timing = TIMING_IMAGES * self.purify(task.classifier, task.stack) if task.advset is None else 0.0
             return task.labels.n * task.draws * per_image + timing
-        return AUDIT_PER_EXAMPLE * task.labels.n * self._area(task.classifier.dataset)
+        per_pass = self.grad(task.classifier) + self.purify(task.classifier, task.stack)
+        if task.part == "binarization":
+            settings = task.params.get("settings", {})
+            return settings.get("binarization_n", 0) * settings.get("binarization_inner", 0) * BINARIZATION_PASSES * per_pass
+        return task.labels.n * AUDIT_PASSES * per_pass
 
     def craft(self, task: CraftTask) -> float:
         passes = attack_passes(task.attack) * BUDGET_USED.get(task.attack.base, 1.0)
