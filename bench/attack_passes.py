@@ -14,10 +14,11 @@ from typing import Any, Mapping
 
 from attacks import ATTACKS
 from bench.component_params import resolved_settings
-from bench.jobs import AttackRef
+from bench.jobs import AttackRef, CraftTask
 
 AUTOATTACK_DEFAULTS = {"n_iter": 100, "n_queries": 5000, "n_target_classes": 9}
 BUDGET_NAMES = ("steps", "n_iter", "n_queries")
+OBLIVIOUS_START = ("pgd", "mim")  # the iterative attacks an adaptive threat first runs against the classifier alone
 
 
 def settings_passes(base: str, settings: Mapping[str, Any]) -> int:
@@ -32,3 +33,14 @@ def settings_passes(base: str, settings: Mapping[str, Any]) -> int:
 def attack_passes(attack: AttackRef) -> int:
     """Passes per example of the attack ``attack`` names (its registered defaults filled in)."""
     return settings_passes(attack.base, resolved_settings(ATTACKS.create(attack.base, **attack.params), attack.params))
+
+
+def oblivious_start(task: CraftTask) -> bool:
+    """True when the adaptive threat first runs the attack on the classifier alone (its default start)."""
+    return (task.threat.model == "adaptive" and bool(task.stack) and task.attack.base in OBLIVIOUS_START
+            and str(task.threat.params.get("start", "oblivious")) == "oblivious")
+
+
+def craft_passes(task: CraftTask) -> int:
+    """Passes through the attacked classifier per example of a craft, its oblivious start included."""
+    return attack_passes(task.attack) * (2 if oblivious_start(task) else 1)

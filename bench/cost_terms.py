@@ -3,7 +3,7 @@
 Seconds of one worker, per kind:
 
 - train: training images x epochs x (1 + the recipe's inner attack steps) x ``TRAIN_PASS``;
-- fit: the defense's recorded fit on this dataset, else its prior (``FIT_SECONDS``) scaled by training images;
+- fit: the defense's prior (``FIT_SECONDS``) scaled by training images, image area and epochs;
 - craft: test images x passes (``bench.attack_passes``) x the cost of one pass: a classifier gradient
   (``GRAD_PASS``), plus, when the threat sees the purifier, its per-image purification x ``THROUGH``
   (differentiating through it costs several purifications; a score-based query costs one);
@@ -25,10 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from bench.attack_passes import attack_passes
+from bench.attack_passes import attack_passes, oblivious_start
 from bench.classifiers import make_recipe
 from bench.hashing import content_key
 from bench.jobs import ClassifierRef, CraftTask, EvaluateTask, FitTask, Job, StageRef, TrainTask
+from bench.models.robustbench_zoo import ZOO_PREFIX
 
 PRIOR_AREA, PRIOR_TRAIN_SIZE = 28 * 28, 4000
 GRAD_PASS = 2.6e-4  # s per image: forward and backward of smallcnn on 28 x 28
@@ -37,8 +38,10 @@ TRAIN_PASS = 2.4e-4  # s per training image per epoch per forward-backward (an a
 #: Seconds per image of one purification at 28 x 28 (the main job's evaluations, its defense settings).
 PURIFY = {"none": 0.0, "aid": 4.3e-3, "pixeldefend": 3.2e-3, "nrp": 9.5e-4, "dir": 3.8e-3, "defensegan": 5.6e-2}
 PURIFY_OTHER = 4e-3
-#: Seconds of a fit on 4,000 training images of 28 x 28 (the main job's fits).
+#: Seconds of a fit on 4,000 training images of 28 x 28 (the main job's fits), and the epochs they ran
+#: (a stage setting other ``epochs`` scales its fit).
 FIT_SECONDS = {"aid": 30.0, "pixeldefend": 49.0, "nrp": 69.0, "dir": 62.0, "defensegan": 20.0}
+FIT_EPOCHS = {"aid": 4, "pixeldefend": 3}
 FIT_OTHER = 40.0
 #: Purifications one pass through the purifier costs, per threat: an adaptive gradient through AID's
 #: unrolled purification cost about 5 (main job: PGD and APGD adaptive vs aid); a black-box query one.
@@ -47,6 +50,7 @@ AUXAWARE_GRAD = 2.6  # the auxiliary-aware loss adds the discriminator on the cl
 #: Attacks whose early stops leave most of the budget unused (AutoAttack drops fooled examples before
 #: each of its attacks; C&W aborts early): the fraction of the budget they use, from the main job.
 BUDGET_USED = {"autoattack": 0.15}
+LOAD_SECONDS = 1.0  # a given classifier or a zoo model is loaded, not trained
 TIMING_IMAGES = 8 + 256  # the clean evaluation's purification timing (bench.jobs_execute)
 AUDIT_PASSES = 5  # passes through the stack per example of the declared, traces and sanity checks (main job: 0.03-0.8 s)
 BINARIZATION_PASSES = 18  # per example and inner step (main job: 15 s for aid, 0.5 s for none at 12 x 16)
@@ -97,6 +101,9 @@ class CostTerms:
         if isinstance(task, FitTask):
             scale = self._scale(task.classifier.dataset)
             prior = FIT_SECONDS.get(task.stage.base, FIT_OTHER)
+            measured_epochs = FIT_EPOCHS.get(task.stage.base)
+            if measured_epochs and task.stage.params.get("epochs"):
+                prior *= int(task.stage.params["epochs"]) / measured_epochs
             return prior * scale.train_size / PRIOR_TRAIN_SIZE * scale.area / PRIOR_AREA
         if isinstance(task, CraftTask):
             return self.craft(task)
@@ -118,12 +125,12 @@ class CostTerms:
         if task.stack and model in THROUGH:
             samples = int(task.threat.params.get("eot_samples") or 1) if any(s.randomized for s in task.stack) else 1
             per_pass = samples * (grad + THROUGH[model] * self.purify(task.target, task.stack))
-        start = passes * grad if model == "adaptive" and task.attack.base in ("pgd", "mim") else 0.0  # oblivious start
+        start = passes * grad if oblivious_start(task) else 0.0
         return task.n * (passes * per_pass + start)
 
     def _train(self, ref: ClassifierRef) -> float:
-        if ref.external is not None:
-            return 1.0  # imported, not trained
+        if ref.external is not None or ref.arch.startswith(ZOO_PREFIX):
+            return LOAD_SECONDS  # imported or downloaded, not trained
         config: Any = make_recipe(ref.cid()).config
         inner = getattr(config, "attack_steps", 0) if ref.recipe_base != "natural" else 0
         return self._scale(ref.dataset).train_size * config.epochs * (1 + inner) * TRAIN_PASS * self._area(ref.dataset)

@@ -21,7 +21,7 @@ from attacks import ATTACKS
 from attacks.iterative import IterativeAttack
 from attacks.threats import threat_model
 from attacks.trace import TRACE_TENSORS, AttackTrace, concat_traces
-from bench.attack_passes import attack_passes
+from bench.attack_passes import craft_passes
 from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
 from bench.data import DatasetSplits, Split, load_dataset
@@ -184,7 +184,7 @@ class RunContext:
         if not self.job_progress.listening:
             yield
             return
-        budget = attack_passes(task.attack) * (2 if task.threat.model == "adaptive" else 1)  # its oblivious start too
+        budget = craft_passes(task)
         progress = self.job_progress
 
         def count(_module: torch.nn.Module, _inputs: Any) -> None:
