@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bench.cache import ArtifactCache
-from bench.cost_terms import THROUGH
-from bench.jobs import EvalResult, JobKind, Outcome, Status
+from bench.cost_terms import LOAD_SECONDS, THROUGH, CostTerms
+from bench.jobs import ClassifierRef, EvalResult, FitTask, Job, JobKind, Outcome, StageRef, Status, TrainTask
 from bench.plan import build_plan
 from bench.run_costs import CACHED_SECONDS, CostHistory, cost_model, signature
 from bench.run_progress import Progress
@@ -157,3 +157,16 @@ def test_recorded_purification_and_gradients_calibrate_the_model(mnist, isolated
     passes, through = 40, THROUGH["adaptive"]
     assert after == pytest.approx(40 * (passes * (1e-3 + through * 0.5) + passes * 1e-3))
     assert after > 10 * before
+
+
+def test_a_zoo_classifier_is_loaded_and_a_fit_scales_with_its_epochs():
+    terms = CostTerms({}, {})
+    zoo = ClassifierRef("cifar10", "robustbench:Standard", "pretrained", "pretrained", {}, 0, "zoo-Standard")
+    assert terms.seconds(Job("t", JobKind.TRAIN, "train zoo", (), TrainTask(zoo))) == LOAD_SECONDS  # no recipe to read
+    mnist_ref = ClassifierRef("mnist5k", "smallcnn", "madry", "madry", {}, 0, "c")
+
+    def fit(epochs: int) -> float:
+        stage = StageRef("aid", "aid", {"epochs": epochs}, "s", True, "f")
+        return terms.seconds(Job("f", JobKind.FIT, "fit aid", (), FitTask(mnist_ref, stage, 0)))
+
+    assert fit(1) == pytest.approx(fit(4) / 4)
