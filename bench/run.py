@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from bench.cache import ArtifactCache
+from bench.claims import Claim, Settled
 from bench.data import DatasetSplits
 from bench.device import resolve_device
 from bench.executors import make_executor
@@ -62,13 +63,17 @@ def results_path(spec: Spec, results: Path | str | None) -> Path:
 
 
 class _StoreHooks:
-    """The driver's side of an executor: write each outcome to the store and its cost to the history, move the progress."""
+    """The driver's side of an executor: claim jobs in the store, write each outcome there and its cost to the history,
+    move the progress."""
 
     def __init__(self, store: Store, progress: Progress, history: CostHistory) -> None:
         self.store, self.progress, self.history, self.ran = store, progress, history, 0
 
-    def is_done(self, key: str) -> bool:
-        return self.store.is_done(key)
+    def claim(self, key: str) -> Claim:
+        return self.store.claim(key)
+
+    def settle(self, held: dict[str, int]) -> dict[str, Settled]:
+        return self.store.settle(held)
 
     def started(self, job: Job, worker: int = 0) -> None:
         self.progress.started(job, worker)
