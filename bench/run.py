@@ -18,7 +18,7 @@ from bench.cache import ArtifactCache
 from bench.claims import Claim, Settled
 from bench.data import DatasetSplits
 from bench.device import resolve_device
-from bench.executors import make_executor
+from bench.executors import check_executor, make_executor
 from bench.jobs import Job, Outcome, Status
 from bench.paths import cache_root
 from bench.plan import Plan, build_plan
@@ -56,6 +56,11 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         return self.statuses.get(Status.DONE.value, 0) == len(self.plan.jobs)
+
+
+def requested_workers(spec: Spec, workers: int | None) -> int | None:
+    """``--workers`` when given (0 included, to be refused, not read as "unset"), else the spec's."""
+    return workers if workers is not None else spec.workers
 
 
 def results_path(spec: Spec, results: Path | str | None) -> Path:
@@ -102,11 +107,12 @@ def run_spec(spec: Spec, options: RunOptions = RunOptions(),
     """
     path = results_path(spec, options.results)
     check_resumable(path, spec.digest(), json.dumps(spec.identity(), default=str))
+    check_executor(options.executor, options.ray_address)
     if options.dry_run:
         plan = build_plan(spec, datasets, read_data=False)
         return RunSummary(path, plan, Counter({Status.DONE.value: len(done_keys(path) & plan.jobs.keys())}))
     device = resolve_device(spec.device)
-    parallelism = resolve_parallelism(device, options.workers or spec.workers, spec.threads)
+    parallelism = resolve_parallelism(device, requested_workers(spec, options.workers), spec.threads)
     executor = make_executor(options.executor, options.ray_address, parallelism.workers)
     plan = build_plan(spec, datasets)
     store = Store(path)

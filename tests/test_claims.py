@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_resume import REPO, command, done_count, environment, results
+from test_resume import REPO, command, done_count, environment, job_statuses, results
 
 SPEC = """
 name = "split"
@@ -51,14 +51,6 @@ def recorded_by(db: Path, pid: int) -> int:
     try:
         return conn.execute("SELECT COUNT(*) FROM jobs j JOIN sessions s ON s.id = j.session_id WHERE s.pid = ?",
                             (pid,)).fetchone()[0]
-    finally:
-        conn.close()
-
-
-def statuses(db: Path) -> dict[str, str]:
-    conn = sqlite3.connect(db)
-    try:
-        return dict(conn.execute("SELECT key, status FROM jobs"))
     finally:
         conn.close()
 
@@ -103,7 +95,7 @@ def test_two_processes_run_each_job_once(workspace, reference):
         counts.append(ran(out))
     assert sum(counts) == JOBS, f"the two processes ran {counts[0]} + {counts[1]} jobs of a {JOBS}-job plan"
     assert sum(recorded_by(db, p.pid) for p in processes) == JOBS
-    assert set(statuses(db).values()) == {"done"} and len(statuses(db)) == JOBS
+    assert {status for _, status in job_statuses(db)} == {"done"} and len(job_statuses(db)) == JOBS
     assert claims_left(db) == 0
     assert results(db) == reference
 
@@ -128,6 +120,6 @@ def test_sigkill_of_one_of_two_loses_and_repeats_nothing(workspace, reference):
                 process.kill()
     assert survivor.returncode == 0, err[-2000:]
     assert recorded_by(db, victim.pid) + ran(out) == JOBS  # the survivor redid none of the victim's recorded jobs
-    assert set(statuses(db).values()) == {"done"} and len(statuses(db)) == JOBS
+    assert {status for _, status in job_statuses(db)} == {"done"} and len(job_statuses(db)) == JOBS
     assert claims_left(db) == 0
     assert results(db) == reference
