@@ -51,22 +51,17 @@ def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, c
 
     ``keeps_best``: the attack returned each example's best iterate (the adaptive threat's ``select="best"``).
     """
-    if not trace:
-        why = ("the adaptive attack left no trace (not an iterative attack, or an adversarial set cached before traces "
-               "were recorded); clear the cached set to craft it again")
-        return [skipped(check, why) for check in TRACE_CHECKS]
+    n, correct = len(correct), correct.bool()
+    if not trace or trace["trace_loss"].shape[1] != n:
+        why = (f"the trace covers {trace['trace_loss'].shape[1]} examples, the evaluation {n}" if trace else
+               "the attack records no per-step trace (not the iterative engine, or an adversarial set cached before "
+               "traces were recorded: clear it to craft it again)")
+        return [_silent_success(attack_success.bool(), correct, "its success flags"),
+                *(skipped(check, why) for check in TRACE_CHECKS[1:])]
     loss, margin = trace["trace_loss"].double(), trace["trace_margin"].double()
     unavailable = trace["trace_grad_unavailable"].bool()
-    n, steps = len(correct), loss.shape[0]
-    if loss.shape[1] != n:
-        return [skipped(check, f"the trace covers {loss.shape[1]} examples, the evaluation {n}") for check in TRACE_CHECKS]
-    correct = correct.bool()
-    seen_wrong = (margin > 0).any(0) | attack_success.bool()
-    silent = float((seen_wrong & correct).double().mean()) if n else math.nan
-    checks = [CheckResult("silent_success", graded(silent, SILENT_FAIL), silent, SILENT_FAIL,
-                          f"the attack saw the pipeline err on {silent:.0%} of the examples the evaluation finds correct"
-                          + ("; declare randomized = True and evaluate over several draws, or raise eot_samples"
-                             if silent > 0 else ""))]
+    steps = loss.shape[0]
+    checks = [_silent_success((margin > 0).any(0) | attack_success.bool(), correct, "a positive margin at some step")]
     span = (loss.amax(0) - loss.amin(0)).clamp_min(1e-12)
     tail = _tail(steps)
     if steps >= 2 * tail and correct.any():
@@ -97,6 +92,14 @@ def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, c
                               + ("; the gradient path is broken: use BPDA (differentiable = False) or unrolled_purify"
                                  if first > 0 else "")))
     return checks
+
+
+def _silent_success(seen_wrong: torch.Tensor, correct: torch.Tensor, how: str) -> CheckResult:
+    silent = float((seen_wrong & correct).double().mean()) if len(correct) else math.nan
+    return CheckResult("silent_success", graded(silent, SILENT_FAIL), silent, SILENT_FAIL,
+                       f"the attack saw the pipeline err ({how}) on {silent:.0%} of the examples the evaluation finds "
+                       "correct" + ("; declare randomized = True and evaluate over several draws, or raise eot_samples"
+                                    if silent > 0 else ""))
 
 
 def transfer_failure(surrogate_correct: torch.Tensor | None, correct: torch.Tensor) -> CheckResult:
