@@ -77,7 +77,8 @@ def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, c
         verdict = graded(wander, NONCONVERGENCE_FAIL, NONCONVERGENCE_WARN)
         if keeps_best and verdict is Verdict.FAIL:
             verdict = Verdict.WARN
-        kept = " (the attack returns its best iterate, so this costs optimisation, not correctness)" if keeps_best else ""
+        kept = (" (a warning only: the attack returns each example's best iterate, so a loss that falls after its best "
+                "wastes steps but leaves no weaker point to be evaluated)") if keeps_best else ""
         checks.append(CheckResult("non_convergence", verdict, wander, NONCONVERGENCE_FAIL,
                                   f"on {wander:.0%} of the examples the attack did not break, the final loss lies well below "
                                   f"the best it reached{kept}"
