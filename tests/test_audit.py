@@ -13,12 +13,15 @@ import torch
 import torch.nn.functional as F
 
 import bench
+from attacks.threats.pipeline import DefendedPipeline
 from bench.auditing.binarization import binarization_test
+from bench.auditing.declared import declared_checks
 from bench.auditing.frame import audit_frame, overall
 from bench.auditing.parts import Part
 from bench.auditing.sanity import (adaptive_vs_oblivious, blackbox_vs_whitebox, eps_monotone, more_effort, transfer_vs_adaptive,
                                 unbounded)
-from bench.auditing.traces import trace_checks, transfer_failure
+from bench.auditing.traces import (INCOMPLETE_FAIL, NONCONVERGENCE_FAIL, SILENT_FAIL, TRANSFER_FAIL, UNAVAILABLE_FAIL,
+                                   trace_checks, transfer_failure)
 from bench.auditing.verdicts import OVERALL, CheckResult, Verdict, worst_per_check
 from bench.cli import main
 from bench.jobs import JobKind
@@ -201,6 +204,50 @@ def test_trace_indicators_fail_on_their_cases():
     assert transfer_failure(torch.zeros(10, dtype=torch.bool), correct).verdict is Verdict.FAIL
     assert transfer_failure(correct, correct).verdict is Verdict.PASS
     assert transfer_failure(None, correct).verdict is Verdict.SKIPPED
+
+
+def _indicators(kind: str, k: int, n: int = 20) -> dict[str, CheckResult]:
+    """The trace indicators when ``k`` of ``n`` unbroken examples show the failure ``kind``, the others a converged run."""
+    t = torch.arange(40.0)[:, None].expand(40, n)
+    loss, margin = (1 - torch.exp(-t / 3)).clone(), -torch.ones(40, n)
+    unavailable = torch.zeros(40, n, dtype=torch.uint8)
+    if kind == "incomplete_optimisation":
+        loss[:, :k] = t[:, :k]
+    elif kind == "non_convergence":
+        loss[:, :k] = torch.where(t[:, :k] < 20, t[:, :k], 40 - t[:, :k])
+    elif kind == "silent_success":
+        margin[5, :k] = 1.0
+    elif kind == "unavailable_gradients":
+        unavailable[0, :k] = 1
+    correct = torch.ones(n, dtype=torch.bool)
+    results = _by_check(trace_checks(_trace(loss, margin, unavailable), torch.zeros(n, dtype=torch.bool), correct))
+    surrogate = torch.ones(n, dtype=torch.bool)
+    surrogate[:k] = False
+    results["transfer_failure"] = transfer_failure(surrogate, correct)
+    return results
+
+
+@pytest.mark.parametrize("check,threshold", [("silent_success", SILENT_FAIL), ("incomplete_optimisation", INCOMPLETE_FAIL),
+                                             ("non_convergence", NONCONVERGENCE_FAIL),
+                                             ("unavailable_gradients", UNAVAILABLE_FAIL), ("transfer_failure", TRANSFER_FAIL)])
+def test_each_indicator_fails_just_above_its_threshold_and_not_at_it(check, threshold):
+    at = round(threshold * 20)  # the largest share of 20 examples not above the threshold
+    below, above = _indicators(check, at)[check], _indicators(check, at + 1)[check]
+    assert below.value == pytest.approx(at / 20) and below.verdict is not Verdict.FAIL
+    assert above.value == pytest.approx((at + 1) / 20) and above.verdict is Verdict.FAIL
+    assert above.threshold == threshold and _indicators(check, 0)[check].verdict is Verdict.PASS
+
+
+def test_the_logits_check_fails_a_classifier_returning_probabilities(natural_cnn, mnist):
+    x, y = mnist.test.x[:8], mnist.test.y[:8]
+    stack = Stack([("none", Blur())])
+
+    def logits_verdict(classifier: torch.nn.Module) -> Verdict:
+        checks = declared_checks(classifier, stack, DefendedPipeline(classifier, stack), x, y, torch.Generator().manual_seed(0))
+        return _by_check(checks)["logits"].verdict
+
+    assert logits_verdict(torch.nn.Sequential(natural_cnn, torch.nn.Softmax(dim=1))) is Verdict.FAIL
+    assert logits_verdict(natural_cnn) is Verdict.PASS
 
 
 def test_without_a_trace_silent_success_is_read_from_the_success_flags_and_the_rest_skipped():

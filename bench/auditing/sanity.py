@@ -8,7 +8,9 @@ under-optimised, by the drop); a black-box attack must not beat the
 white-box one; a transfer attack must not beat the adaptive one; an adaptive
 attack must not leave more accuracy than the oblivious one.  A difference
 inside the 95% interval of the accuracy it is compared with is noise and
-passes; beyond it the check fails.
+passes; beyond it the check fails.  That interval (``bench.statistics``) is
+the only threshold here: it encodes the sampling noise of n examples, not a
+tuned margin; "chance" is 1 / the number of classes.
 """
 
 from __future__ import annotations
