@@ -74,8 +74,14 @@ class Blur(Defense):
         return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
 
 
+class CostlyBlur(Blur):
+    """The blur, declaring its exact gradient impractical: adaptive attacks cross it by BPDA."""
+
+    gradient_impractical = True
+
+
 TOYS = {"none": "none", "Blur": Blur(), "Quantise": Quantise(), "Noise": Noise(), "Shattered": Shattered(),
-        "BatchMix": BatchMix()}
+        "BatchMix": BatchMix(), "CostlyBlur": CostlyBlur()}
 #: The check each toy exists for.
 CAUGHT_BY = {"Quantise": "gradients", "Noise": "randomness", "Shattered": "gradient_direction", "BatchMix": "batch_independence"}
 
@@ -127,6 +133,13 @@ def test_the_adaptive_checks_read_both_pgd_and_apgd(audited):
     for check in ("silent_success", "transfer_failure", "incomplete_optimisation"):
         assert "adaptive PGD" in evidence[("Quantise", check)] and "adaptive APGD" in evidence[("Quantise", check)]
     assert "adaptive PGD and adaptive APGD against oblivious PGD" in evidence[("none", "adaptive_vs_oblivious")]
+
+
+def test_the_evidence_says_where_the_adaptive_attacks_used_bpda_for_a_declared_impractical_gradient(audited):
+    evidence = audited[0].set_index(["defense", "check"])["evidence"]
+    for check in ("transfer_failure", "adaptive_vs_oblivious", "silent_success"):
+        assert "BPDA through CostlyBlur" in evidence[("CostlyBlur", check)]
+        assert "BPDA" not in evidence[("Blur", check)]
 
 
 def test_a_second_call_runs_nothing(audited, natural_cnn):

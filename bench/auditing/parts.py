@@ -117,6 +117,7 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
     pipeline = _pipeline(model, stack, threat)
     generator = torch.Generator().manual_seed(task.seed + params["settings"]["seed_offset"])
     crafts = dict(task.crafts)
+    note = THREATS.create(params["threat_base"], **threat).gradient_note(stack.stages)  # e.g. BPDA through a stage
 
     def correct(role: Role) -> np.ndarray:
         """Per example: correct on every draw of the stack (one for a deterministic stack), as the evaluate jobs count."""
@@ -131,7 +132,6 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
         return declared_checks(model, stack, pipeline, x, y, generator), {}
     if part is Part.TRACES:
         keeps_best = Selection.coerce(threat.get("select", Selection.BEST)) is Selection.BEST
-        note = THREATS.create(params["threat_base"], **threat).gradient_note(stack.stages)
         by_attack = []
         for role, name in ADAPTIVE_ROLES.items():
             if role.value not in crafts:
@@ -146,7 +146,7 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
     if part is Part.SANITY:
         flags = {role: correct(role) for role in PART_ROLES[Part.SANITY] if role.value in crafts}
         adaptive = adaptive_flags({role.value: f for role, f in flags.items()})
-        names = " and ".join(name for role, name in ADAPTIVE_ROLES.items() if role in flags)
+        names = " and ".join(name for role, name in ADAPTIVE_ROLES.items() if role in flags) + (f" ({note})" if note else "")
         settings, eps = params["settings"], params["eps"]
         checks = [unbounded(flags[Role.UNBOUNDED], 1.0 / params["classes"], settings["unbounded_eps"]),
                   eps_monotone([(eps / 2, flags[Role.HALF_EPS]), (eps, flags[Role.ADAPTIVE]),
