@@ -18,6 +18,7 @@ from bench.data import DatasetSplits
 from bench.executors.dispatch import next_job, record
 from bench.executors.hooks import Hooks
 from bench.executors.process_pool import WorkerPool
+from bench.job_progress import JobProgress
 from bench.jobs_execute import execute
 from bench.run_context import ContextSettings, RunContext
 from bench.run_schedule import Schedule
@@ -44,7 +45,7 @@ class LocalExecutor:
                 if job is None:
                     continue
                 hooks.started(job, 0)
-                ctx.report_progress = lambda fraction, key=job.key: hooks.advanced(key, fraction)
+                ctx.job_progress = JobProgress(lambda fraction, detail, key=job.key: hooks.advanced(key, fraction, detail))
                 record(schedule, hooks, job, execute(job, ctx))
 
     @staticmethod
@@ -58,6 +59,6 @@ class LocalExecutor:
                     continue  # jobs finished by another process freed their dependents, or are awaited
                 for event in pool.events():
                     if event.outcome is None:
-                        hooks.advanced(event.job.key, event.fraction)
+                        hooks.advanced(event.job.key, event.fraction, event.detail)
                     else:
                         record(schedule, hooks, event.job, event.outcome)
