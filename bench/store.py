@@ -3,7 +3,8 @@
 Tables:
 
 - ``run``: one row; the spec (its TOML text and resolved form), its digest,
-  name, seed, n, device and creation date.  A database is never resumed by a
+  name, seed, n, device, creation date and the command line's overrides of
+  the spec file (``overrides_json``: spec key -> value as given).  A database is never resumed by a
   different spec (AutoAttack's ``EvaluationState`` rule).
 - ``sessions``: each invocation: dates, pid, host, executor, device, argv,
   library versions, code revision, how it ended.
@@ -20,11 +21,15 @@ Tables:
 - ``audit``: one row per check of each audit job (``bench.auditing``): verdict,
   value, threshold, evidence; the per-stack ``overall`` row is derived from
   these and the results when read (``bench.auditing.frame``).
+- ``claims``: the jobs a live session is running (``bench.claims``): job key,
+  host, pid and its start time, session, claim date, heartbeat.
 
-A job's outcome is written in one transaction (job row, result row, flags), so
-a crash leaves either all of it or none.  Primary keys make a second write of
-the same job a no-op, and a ``done`` job is never overwritten: two processes
-may run the same matrix into one database and every job appears once.
+A job's outcome is written in one transaction (job row, result row, flags,
+release of its claim), so a crash leaves either all of it or none.  Processes
+running the same matrix into one database claim each job before running it,
+so they split the work; should two still run one job (a claim taken over from
+a holder wrongly thought dead), primary keys make the second write a no-op
+and a ``done`` job is never overwritten: every job appears once.
 """
 
 from __future__ import annotations
@@ -36,14 +41,16 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import numpy as np
 
 from bench.atomic import check_writable_file
+from bench.claims import CLAIMS_TABLE, Claim, Heartbeat, Settled, settle, take
 from bench.errors import UserError
 from bench.jobs import AuditTask, EvaluateTask, Job, Outcome, Status
+from bench.processes import ProcessId
 from bench.timestamps import now
 
 SCHEMA_VERSION = 1
@@ -53,7 +60,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     name TEXT NOT NULL, spec_digest TEXT NOT NULL, spec_json TEXT NOT NULL, spec_text TEXT NOT NULL,
-    seed INTEGER NOT NULL, n INTEGER, device TEXT NOT NULL, created TEXT NOT NULL, schema_version INTEGER NOT NULL);
+    seed INTEGER NOT NULL, n INTEGER, device TEXT NOT NULL, created TEXT NOT NULL, schema_version INTEGER NOT NULL,
+    overrides_json TEXT);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, finished TEXT, pid INTEGER, host TEXT,
     executor TEXT, device TEXT, argv TEXT, versions_json TEXT, code_revision TEXT, outcome TEXT);
@@ -84,7 +92,7 @@ CREATE TABLE IF NOT EXISTS audit (
     recipe TEXT NOT NULL, seed INTEGER NOT NULL, defense TEXT NOT NULL, n INTEGER NOT NULL, classifier_key TEXT NOT NULL,
     "check" TEXT NOT NULL, verdict TEXT NOT NULL, value REAL, threshold REAL, evidence TEXT NOT NULL,
     PRIMARY KEY (job_key, "check"));
-"""
+""" + CLAIMS_TABLE
 
 
 TABLES = ("run", "sessions", "plan_jobs", "jobs", "results", "flags")
@@ -243,10 +251,14 @@ class Store:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            if not _has_column(c, "run", "overrides_json"):  # a database from before the column: no overrides recorded
+                c.execute("ALTER TABLE run ADD COLUMN overrides_json TEXT")
             if not _has_column(c, "plan_jobs", "labels_json"):  # a database from before the column: record_plan fills it
                 c.execute("ALTER TABLE plan_jobs ADD COLUMN labels_json TEXT")
             _add_missing_columns(c)
         self.session_id: int | None = None
+        self.process = ProcessId.current()
+        self.heartbeat: Heartbeat | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -261,6 +273,7 @@ class Store:
 
     def close(self) -> None:
         """Close; the last writer out turns WAL off again, so that read-only readers leave no -wal/-shm files behind."""
+        self._stop_heartbeat()
         try:
             self.conn.execute("PRAGMA busy_timeout = 0")
             self.conn.execute("PRAGMA journal_mode = DELETE")
@@ -271,11 +284,14 @@ class Store:
     # -- run and sessions ------------------------------------------------------
 
     def register_run(self, *, name: str, spec_digest: str, spec_json: str, spec_text: str, seed: int, n: int | None,
-                     device: str) -> None:
-        """Record the run on first use; refuse a database made by another spec."""
+                     device: str, overrides: Mapping[str, Any] | None = None) -> None:
+        """Record the run on first use (``overrides``: what the command line changed in the spec file); refuse a
+        database made by another spec."""
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO run VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (name, spec_digest, spec_json, spec_text, seed, n, device, now(), SCHEMA_VERSION))
+            c.execute(f"INSERT OR IGNORE INTO run (id, {', '.join(RUN_COLUMNS)}, overrides_json) "
+                      "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (name, spec_digest, spec_json, spec_text, seed, n, device, now(), SCHEMA_VERSION,
+                       json.dumps(dict(overrides or {}), default=str)))
         check_resumable(self.path, spec_digest, spec_json)
 
     def start_session(self, *, executor: str, device: str, argv: Sequence[str], versions: dict[str, str],
@@ -286,10 +302,19 @@ class Store:
                             (now(), os.getpid(), socket.gethostname(), executor, device, json.dumps(list(argv)),
                              json.dumps(versions), code_revision))
             self.session_id = int(cur.lastrowid)
+        self.heartbeat = Heartbeat(lambda: _connect(self.path), self.session_id)
         return self.session_id
 
+    def _stop_heartbeat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
+
     def finish_session(self, outcome: str) -> None:
+        """Record how the session ended and release the claims it still holds (jobs it did not finish)."""
+        self._stop_heartbeat()
         with self.transaction() as c:
+            c.execute("DELETE FROM claims WHERE session_id = ?", (self.session_id,))
             c.execute("UPDATE sessions SET finished = ?, outcome = ? WHERE id = ?", (now(), outcome, self.session_id))
 
     def record_plan(self, jobs: Sequence[Job]) -> None:
@@ -308,9 +333,22 @@ class Store:
     def is_done(self, key: str) -> bool:
         return self.conn.execute("SELECT 1 FROM jobs WHERE key = ? AND status = 'done'", (key,)).fetchone() is not None
 
-    def record(self, job: Job, outcome: Outcome) -> None:
-        """The outcome of ``job``, its result and flags, in one transaction; a done job is never overwritten."""
+    def claim(self, key: str) -> Claim:
+        """Claim job ``key`` for this session before running it (``bench.claims``); one transaction."""
         with self.transaction() as c:
+            return take(c, key, self.session_id, self.process)
+
+    def settle(self, held: dict[str, int]) -> dict[str, Settled]:
+        """Of the jobs ``held`` by other sessions (key -> session), those they are done with, and how."""
+        return settle(self.conn, held)
+
+    def record(self, job: Job, outcome: Outcome) -> None:
+        """The outcome of ``job``, its result and flags, and the release of its claim, in one transaction.
+
+        A done job is never overwritten.
+        """
+        with self.transaction() as c:
+            c.execute("DELETE FROM claims WHERE job_key = ? AND session_id = ?", (job.key, self.session_id))
             c.execute(
                 "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
                 "status = excluded.status, error = excluded.error, seconds = excluded.seconds, started = excluded.started, "

@@ -37,7 +37,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterator
 
 import torch
@@ -45,6 +45,7 @@ from torch import nn
 
 from bench.data.splits import Split
 from bench.errors import UserError
+from bench.job_progress import JobProgress
 
 #: The attribute holding the frozen classifier: used by a defense, never part of its state.
 CLASSIFIER_ATTR = "classifier"
@@ -72,6 +73,7 @@ class FitContext:
     device: torch.device
     seed: int = 0
     progress: bool = True
+    report: JobProgress = field(default_factory=JobProgress)  # the job's progress line: epochs and batches of the fit
 
     def __post_init__(self) -> None:
         if isinstance(self.classifier, nn.Module):
@@ -89,6 +91,9 @@ class Defense:
     batch_dependent: ClassVar[bool] = False
     #: True when ``unrolled_purify`` offers a differentiable surrogate of a non-differentiable ``purify``.
     unrollable: ClassVar[bool] = False
+    #: True when the exact gradient (autograd, or ``unrolled_purify``) costs too much to take at every attack step
+    #: (a long inner optimisation): adaptive attacks then use BPDA through the stage, and their labels say so.
+    gradient_impractical: ClassVar[bool] = False
     #: Bump when the code changes what ``fit`` or ``purify`` produce, so cached states and results are not reused.
     VERSION: ClassVar[str] = "1"
     #: Constructor parameters that only ``purify`` reads: variants differing in them share one fitted state.

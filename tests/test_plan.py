@@ -12,6 +12,7 @@ from bench.jobs import JobKind
 from bench.plan import build_plan
 from bench.spec import parse_spec
 from defenses import DEFENSES
+from defenses.defensegan import DefenseGAN
 
 MATRIX = {
     "n": 20,
@@ -126,3 +127,22 @@ def test_each_component_is_built_once_by_validation_and_taken_by_the_planner(mon
         (defenses, "dir"): 1}  # adaptive: two labels
     # the spec's attack, and the planner's with mnist5k's preset where the preset adds parameters
     assert built[(ATTACKS.group, "pgd")] == 2 and built[(ATTACKS.group, "deepfool")] <= 2
+
+
+def test_a_stage_declaring_its_gradient_impractical_is_named_in_the_adaptive_label_and_key(mnist, monkeypatch):
+    """Defense-GAN's latent search is crossed by BPDA under adaptive threats: its crafts say so, and are keyed apart."""
+    spec = parse_spec({"n": 20, "recipes": ["madry"], "defenses": ["none", "defensegan", "aid"], "attacks": ["pgd"],
+                       "threats": ["adaptive", "unrolled"],
+                       "threat_params": {"unrolled": {"use": "adaptive", "gradient": "unrolled"}}})
+
+    def crafts() -> dict:
+        return {(j.task.threat.label, j.task.stack[0].label if j.task.stack else None): j
+                for j in build_plan(spec, {"mnist5k": mnist}).ordered() if j.kind is JobKind.CRAFT}
+
+    declared = crafts()
+    assert "(BPDA through defensegan (exact gradient declared impractical))" in declared[("adaptive", "defensegan")].label
+    assert "BPDA" not in declared[("unrolled", "defensegan")].label and "BPDA" not in declared[("adaptive", "aid")].label
+    monkeypatch.setattr(DefenseGAN, "gradient_impractical", False)
+    undeclared = crafts()
+    assert undeclared[("adaptive", "defensegan")].key != declared[("adaptive", "defensegan")].key
+    assert all(undeclared[k].key == declared[k].key for k in declared if k != ("adaptive", "defensegan"))

@@ -132,6 +132,7 @@ class Spec:
     seeds: tuple[int, ...] = ()  # the matrix once per seed; empty: ``seed`` alone
     data: dict[str, str] = field(default_factory=dict)  # local datasets' content digests, by name
     components: Components = field(default_factory=Components, compare=False, repr=False)  # built from the descriptions
+    overrides: dict[str, Any] = field(default_factory=dict)  # what flags and --set changed in the file (spec key -> value)
 
     @property
     def run_seeds(self) -> tuple[int, ...]:
