@@ -138,6 +138,23 @@ class BrokenUnrolling(UndeclaredQuantiser):
         return self.purify(x)
 
 
+class ExactUnrolling(UndeclaredQuantiser):
+    """Quantised values forward, the blur's derivative backward: an exact unrolling."""
+
+    differentiable = False
+    unrollable = True
+    unrolled_exact = True
+
+    def unrolled_purify(self, x):
+        blurred = Smooth.purify(self, x)
+        return self.purify(x).detach() + (blurred - blurred.detach())
+
+
+class ClaimsAnExactUnrolling(ExactUnrolling):
+    def unrolled_purify(self, x):
+        return Smooth.purify(self, x)  # the blur's values, not the quantised ones
+
+
 class TrainsTheClassifier(Smooth):
     def fit(self, ctx: FitContext) -> None:
         super().fit(ctx)
@@ -158,6 +175,7 @@ VIOLATIONS = [
     (NeedlesslyNonDifferentiable, "declare differentiable = True"),
     (BatchMean, "other examples of the batch"),
     (BrokenUnrolling, "unrolled_purify gives a zero"),
+    (ClaimsAnExactUnrolling, "unrolled_exact = True, but unrolled_purify's values differ from purify's for 100%"),
     (TrainsTheClassifier, "changed the frozen classifier"),
 ]
 
@@ -166,6 +184,10 @@ def test_a_defense_that_keeps_every_promise_passes(tiny):
     report = check_defense(Smooth, variant={"strength": 0.25}, **tiny)
     assert report.state_keys == ("mean", "net.bias", "net.weight")
     assert not report.randomness.randomized and report.gradients.unavailable == 0 and not report.batch.batch_dependent
+
+
+def test_an_exact_unrolling_passes(tiny):
+    assert check_defense(ExactUnrolling, **tiny).name == "ExactUnrolling"
 
 
 def test_an_instance_is_checked_as_the_harness_uses_it(tiny):
