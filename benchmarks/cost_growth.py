@@ -28,15 +28,16 @@ the classifier, the unit of an attack step and of ``pgd_throughput.py``'s rate.
 - pgd, mim, apgd: n x steps x restarts;  cw: n x binary-search steps x steps;
   deepfool: n x steps x (candidates - 1), one gradient per candidate class;
   autoattack (standard): n x (APGD-CE + 9 x APGD-T + 9 x FAB-T iterations +
-  Square's queries / 3, a forward being a third of a pass).  C&W, DeepFool and
+  Square's queries x f, f a forward's FLOPs over a pass's, counted).  C&W, DeepFool and
   AutoAttack stop examples early (abort-early, success, the cascade), so their
   rows are upper bounds;
 - adaptive PGD through a stack: n x restarts x steps x (1 + E x (1 + a)): the
   oblivious start, then per step one pass of the classifier on the purified
   input plus ``a``, the stages' own passes (0 for BPDA stages), E = the EOT
   samples when a stage is randomized;
-- auxaware PGD (lam > 0): n x steps x (1 + a_aux); at lam = 0 plain PGD;
-- evaluate: n x draws x (a forward, a third of a pass, + the stack's passes);
+- auxaware PGD (lam > 0): n x steps x (1 + a_aux), with the stages before
+  AID (PixelDefend in pixeldefend+aid) run at every step; at lam = 0 plain PGD;
+- evaluate: n x draws x (f, a forward, + the stack's passes);
 - fit aid: epochs x training images x (train_steps + 1) (its PGD examples and
   the forward that taps them; D's own cost is small beside WRN-34-10's).
 
@@ -58,9 +59,11 @@ purifies with restarts x search steps x 2 F_G and fits train_steps x batch x
 (4 F_G + 9 F_D) (one discriminator step on a real and a fake batch, one
 generator step); NRP purifies with one forward and fits feature_epochs x images
 x 3 F_feat + epochs x images x (3 F + (ssp_steps + 2) x 3 F_feat + 6 F_critic);
-DIR purifies two masked copies (2 F) per draw and fits (pretrain_epochs +
-epochs) x images x 6 F, plus attack_steps classifier passes per image in its
-epochs.  BPDA stages run their purifier once per attack step and EOT sample.
+DIR purifies two masked copies (2 F) per draw; it fits with images x
+pretrain_steps classifier passes (its PGD set), pretrain_epochs x images x 12 F
+(a clean and an adversarial image, two masked copies each), then epochs x
+images x ((attack_steps + 1) x 6 F + (attack_steps + rep_steps + 2) classifier
+passes).  BPDA stages run their purifier once per attack step and EOT sample.
 
 GPU time = classifier passes x the WRN-34-10 pass's FLOPs + purifier FLOPs,
 over an assumed sustained rate: ``--gpu-tflops`` (default 25, an assumption
@@ -115,7 +118,6 @@ HEADING = "## CIFAR-10 (JPEG): cost growth from mnist5k, and the paper matrix on
 DEFAULT_TFLOPS = 25.0
 #: AutoAttack's standard version: APGD-CE and APGD-T / FAB-T (9 target classes) at 100 iterations, Square at 5000 queries.
 AUTOATTACK_STANDARD = {"n_iter": 100, "n_target_classes": 9, "n_queries": 5000}
-FORWARD_PASS = 1 / 3  # a forward alone, in passes (forward + input backward ~ 2 forwards) -- see the docstring
 
 
 class CostDataError(UserError):
@@ -300,6 +302,7 @@ class Basis:
 
     train_images: int
     update_passes: float  # a weight update (forward + full backward) in attack passes
+    forward_passes: float  # a forward alone in attack passes
     aid_step_passes: float  # one AID step in classifier passes, when adaptive PGD differentiates through it
     aid_purify_step_passes: float  # one AID purification step in classifier passes
     auxaware_passes: float  # the discriminator term of one auxaware step (lam > 0), in classifier passes
@@ -338,14 +341,14 @@ def purify_work(stack: Iterable[Mapping[str, Any]], basis: Basis, *, gradient: b
     return Work(passes, flops)
 
 
-def _autoattack_passes(params: Mapping[str, Any]) -> float:
+def _autoattack_passes(params: Mapping[str, Any], forward: float) -> float:
     if params.get("version", "standard") != "standard":
         raise CostDataError(f"the work model knows AutoAttack's standard version only, not {params['version']!r}")
     get = {k: params.get(k) if params.get(k) is not None else v for k, v in AUTOATTACK_STANDARD.items()}
-    return get["n_iter"] * (1 + 2 * get["n_target_classes"]) + get["n_queries"] * FORWARD_PASS
+    return get["n_iter"] * (1 + 2 * get["n_target_classes"]) + get["n_queries"] * forward
 
 
-def attack_passes(attack: Mapping[str, Any]) -> tuple[float, bool]:
+def attack_passes(attack: Mapping[str, Any], basis: Basis) -> tuple[float, bool]:
     """Classifier passes per image of an attack on the bare classifier, and whether that is an upper bound."""
     base, p = attack["base"], attack["params"]
     if base in ("pgd", "mim"):
@@ -357,7 +360,7 @@ def attack_passes(attack: Mapping[str, Any]) -> tuple[float, bool]:
     if base == "deepfool":
         return p["steps"] * (p["candidates"] - 1), True
     if base == "autoattack":
-        return _autoattack_passes(p), True
+        return _autoattack_passes(p, basis.forward_passes), True
     raise CostDataError(f"the work model has no cost basis for attack {base!r}; add one to benchmarks/cost_growth.py")
 
 
@@ -374,8 +377,8 @@ def fit_work(stage: Mapping[str, Any], basis: Basis) -> Work:
         per_image = 3 * f["purifier"] + (p["ssp_steps"] + 2) * 3 * f["features"] + 6 * f["critic"]
         return Work(flops=p["feature_epochs"] * images * 3 * f["features"] + p["epochs"] * images * per_image)
     if base == "dir":
-        return Work(passes=p["epochs"] * images * p["attack_steps"],
-                    flops=(p["pretrain_epochs"] + p["epochs"]) * images * 6 * f["denoiser"])
+        return Work(passes=images * p["pretrain_steps"] + p["epochs"] * images * (p["attack_steps"] + p["rep_steps"] + 2),
+                    flops=images * f["denoiser"] * (p["pretrain_epochs"] * 12 + p["epochs"] * (p["attack_steps"] + 1) * 6))
     raise CostDataError(f"the work model has no cost basis for fitting {base!r}; add one to benchmarks/cost_growth.py")
 
 
@@ -393,12 +396,12 @@ def job_work(job: Mapping[str, Any], basis: Basis) -> tuple[str, Work]:
     if kind == "evaluate":
         stack = purify_work(job["stack"], basis, gradient=False)
         n = job["labels"]["n"] * job["draws"]
-        return "evaluate", Work(n * (FORWARD_PASS + stack.passes), n * stack.flops)
+        return "evaluate", Work(n * (basis.forward_passes + stack.passes), n * stack.flops)
     if kind != "craft":
         raise CostDataError(f"the work model has no cost basis for {kind} jobs; add one to benchmarks/cost_growth.py")
     attack, threat, n = job["attack"], job["threat"]["model"], job["n"]
     name = f"craft {attack['base']}/{threat}"
-    per_image, bound = attack_passes(attack)
+    per_image, bound = attack_passes(attack, basis)
     stack = job["stack"] or []
     if threat == "adaptive" and stack:
         if attack["base"] not in ("pgd", "mim"):
@@ -531,12 +534,13 @@ def paper_basis(jobs: Sequence[Mapping[str, Any]], measured: Measured) -> tuple[
     attack_pass, update = pass_flops(net, x, weights=False), pass_flops(net, x, weights=True)
     aid = next((j["stage"]["params"] for j in jobs if j["kind"] == "fit" and j["stage"]["base"] == "aid"), None)
     d_w = aid_discriminator_ratio(net, info.image_shape, aid) if aid is not None else 0.0
-    basis = Basis(train_images=info.train_size, update_passes=update / attack_pass,
+    forward = forward_flops(net, x)
+    basis = Basis(train_images=info.train_size, update_passes=update / attack_pass, forward_passes=forward / attack_pass,
                   aid_step_passes=measured.adaptive_step / (1 + measured.adaptive_ratio_run) * (1 + d_w),
                   aid_purify_step_passes=measured.purify_step / (1 + measured.adaptive_ratio_run) * (1 + d_w),
                   auxaware_passes=measured.auxaware / (1 + measured.auxaware_ratio_run) * (1 + d_w),
                   purifier_flops=purifier_flops(jobs, info.image_shape), colours=info.image_shape[0])
-    return basis, PaperNetwork(tuple(info.image_shape), forward_flops(net, x), attack_pass, d_w)
+    return basis, PaperNetwork(tuple(info.image_shape), forward, attack_pass, d_w)
 
 
 def main() -> None:

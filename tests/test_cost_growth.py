@@ -81,7 +81,7 @@ def test_a_run_without_the_adaptive_set_is_refused_with_what_it_needs(tmp_path):
         unit_costs(tmp_path / "missing.sqlite", tmp_path)
 
 
-BASIS = Basis(train_images=100, update_passes=1.5, aid_step_passes=2.0, aid_purify_step_passes=3.0, auxaware_passes=0.5,
+BASIS = Basis(train_images=100, update_passes=1.5, forward_passes=0.5, aid_step_passes=2.0, aid_purify_step_passes=3.0, auxaware_passes=0.5,
               purifier_flops={"dir": {"denoiser": 1000.0}}, colours=3)
 TRAIN = {"kind": "train", "classifier": {"recipe_base": "madry",
                                          "recipe_config": {"config": {"epochs": 2, "attack_steps": 3}}}}
@@ -109,7 +109,7 @@ def test_evaluations_use_the_purification_passes_and_count_draws():
     job = {"kind": "evaluate", "labels": {"n": 10}, "draws": 5, "stack": [DIR, AID_STAGE]}
     kind, work = job_work(job, BASIS)
     assert kind == "evaluate"
-    assert work.passes == pytest.approx(10 * 5 * (cost_growth.FORWARD_PASS + 10 * 3.0))
+    assert work.passes == pytest.approx(10 * 5 * (0.5 + 10 * 3.0))
     assert work.flops == pytest.approx(10 * 5 * 2 * 1000.0)
 
 
