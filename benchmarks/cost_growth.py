@@ -163,6 +163,7 @@ def aid_discriminator_ratio(model: nn.Module, image_shape: Sequence[int], aid: M
 class UnitCosts:
     """One run's CPU seconds per unit of work, with the settings that define the unit."""
 
+    run: str  # the run's name
     dataset: str
     arch: str
     image_shape: tuple[int, ...]
@@ -241,14 +242,15 @@ def unit_costs(db: Path, data_dir: Path) -> UnitCosts:
     dataset, arch, seed = clean[0]["dataset"], clean[0]["arch"], clean[0]["seed"]
     details = json.loads(clean[0]["details_json"])
     aid = details["stage_settings"]["aid"]
-    spec = json.loads(_read(db, "SELECT spec_json FROM run")[0]["spec_json"])
+    run = _read(db, "SELECT name, spec_json FROM run")[0]
+    spec = json.loads(run["spec_json"])
     recipe_params = spec.get("recipes", {}).get("madry", {}).get("params", {})
     recipe = make_recipe(ClassifierId(dataset, arch, "madry", seed, recipe_params)).identity()["config"]
     label = f"{dataset}/{arch}/madry/seed{seed}"
     auxaware = _attack_cost(db, "auxaware", "aid", "AND r.lam > 0")
     shape = classifier_shape(dataset, data_dir)
     return UnitCosts(
-        dataset=dataset, arch=arch, image_shape=shape, train_images=train_images(dataset, data_dir),
+        run=run["name"], dataset=dataset, arch=arch, image_shape=shape, train_images=train_images(dataset, data_dir),
         pgd_step=_per(_attack_cost(db, "oblivious", "none"), "oblivious PGD on madry", db),
         adaptive_aid_step=_per(_attack_cost(db, "adaptive", "aid"), "adaptive PGD through aid on madry", db),
         aid_purify_step=details["purification_timing"]["cpu_seconds_per_image"] / aid["steps"],
@@ -281,7 +283,7 @@ def growth_rows(small: UnitCosts, large: UnitCosts) -> list[tuple[str, float, fl
 
 
 def growth_table(small: UnitCosts, large: UnitCosts, flops: Sequence[tuple[str, float, float]]) -> str:
-    lines = [f"| unit | {small.dataset} ({small.arch}) | {large.dataset} ({large.arch}) | ratio |", "|---|---|---|---|"]
+    lines = [f"| unit | {small.run} ({small.arch}) | {large.run} ({large.arch}) | ratio |", "|---|---|---|---|"]
     for what, a, b in [*growth_rows(small, large), *flops]:
         lines.append(f"| {what} | {a:.4g} | {b:.4g} | {b / a:.2f}x |")
     return "\n".join(lines)
@@ -289,7 +291,7 @@ def growth_table(small: UnitCosts, large: UnitCosts, flops: Sequence[tuple[str, 
 
 def settings_note(small: UnitCosts, large: UnitCosts) -> str:
     def one(u: UnitCosts) -> str:
-        return (f"{u.dataset}: {u.train_images:,} training images, madry with PGD-{u.madry_inner_steps} inside, "
+        return (f"{u.run} on {u.dataset}: {u.train_images:,} training images, madry with PGD-{u.madry_inner_steps} inside, "
                 f"aid fitted with PGD-{u.aid_train_steps} examples and purifying in {u.aid['steps']} steps")
     return f"Settings the units are taken over ({one(small)}; {one(large)})."
 
@@ -593,7 +595,7 @@ def report(args: argparse.Namespace) -> str:
         f"WRN-34-10 on {_shape(wrn.image_shape)}: {wrn.forward / 1e9:.2f} GFLOP forward, {wrn.attack_pass / 1e9:.2f} GFLOP "
         f"per attack pass (forward + input gradient); a weight update costs {basis.update_passes:.2f} passes.  AID's "
         f"discriminator has {wrn.disc_ratio:.4f} of WRN-34-10's forward FLOPs, against {measured.adaptive_ratio_run:.2f} "
-        f"of the small CNN's on {large.dataset} ({measured.auxaware_ratio_run:.2f} in the auxaware run), so AID's "
+        f"of the small CNN's in {large.run} ({measured.auxaware_ratio_run:.2f} in the auxaware run), so AID's "
         "measured passes shrink on WRN-34-10: per AID step inside an adaptive step "
         f"{measured.adaptive_step:.2f} passes measured, {basis.aid_step_passes:.2f} projected; per purification step "
         f"{measured.purify_step:.2f} and {basis.aid_purify_step_passes:.2f}; the auxaware term {measured.auxaware:.2f} "

@@ -31,12 +31,13 @@ def _database(path: Path, *, adaptive: bool = True) -> Path:
     """The columns cost_growth reads, as the store writes them: one madry classifier, none and aid, PGD sets."""
     con = sqlite3.connect(path)
     con.executescript("""
-        CREATE TABLE run (spec_json TEXT);
+        CREATE TABLE run (name TEXT, spec_json TEXT);
         CREATE TABLE jobs (key TEXT PRIMARY KEY, kind TEXT, label TEXT, status TEXT, details_json TEXT);
         CREATE TABLE results (job_key TEXT, dataset TEXT, arch TEXT, recipe TEXT, seed INTEGER, defense TEXT,
                               attack TEXT, attack_base TEXT, threat_model TEXT, lam REAL, n INTEGER, advset_key TEXT);
     """)
-    con.execute("INSERT INTO run VALUES (?)", (json.dumps({"recipes": {"madry": {"params": {"epochs": 2, "attack_steps": 3}}}}),))
+    recipes = {"madry": {"params": {"epochs": 2, "attack_steps": 3}}}
+    con.execute("INSERT INTO run VALUES ('hand-made', ?)", (json.dumps({"recipes": recipes}),))
 
     def job(key: str, label: str, details: dict) -> None:
         con.execute("INSERT INTO jobs VALUES (?, ?, ?, 'done', ?)", (key, key.split("-")[0], label, json.dumps(details)))
@@ -64,7 +65,7 @@ def _database(path: Path, *, adaptive: bool = True) -> Path:
 
 def test_unit_costs_divide_recorded_cpu_seconds_by_the_resolved_work(tmp_path):
     u = unit_costs(_database(tmp_path / "run.sqlite"), tmp_path)
-    assert (u.dataset, u.arch, u.image_shape, u.train_images) == ("mnist5k", "smallcnn", (1, 28, 28), 4000)
+    assert (u.run, u.dataset, u.arch, u.image_shape, u.train_images) == ("hand-made", "mnist5k", "smallcnn", (1, 28, 28), 4000)
     assert u.pgd_step == pytest.approx(8.0 / (10 * 4))  # its evaluation under none; under aid it is the same set
     assert u.adaptive_aid_step == pytest.approx(80.0 / (10 * 4 * 2))
     assert u.aid_purify_step == pytest.approx(0.5 / 10)
