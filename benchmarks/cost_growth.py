@@ -224,13 +224,15 @@ def _job_cpu(db: Path, label: str) -> float:
     return json.loads(rows[0]["details_json"])["cpu_seconds"]
 
 
-def train_images(dataset: str, data_dir: Path) -> int:
-    """The training-set size: from the registry's metadata, else by loading the dataset as the run did (from ``data_dir``)."""
+def dataset_shape(dataset: str, data_dir: Path) -> tuple[int, tuple[int, ...]]:
+    """The training-set size and image shape: from the registry's metadata, else by loading the dataset as the run
+    did (relative paths from ``data_dir``)."""
     info = dataset_info(dataset)
     if info is not None:
-        return info.train_size
+        return info.train_size, tuple(info.image_shape)
     with contextlib.chdir(data_dir):
-        return len(load_dataset(dataset).train)
+        data = load_dataset(dataset)
+    return len(data.train), tuple(data.image_shape)
 
 
 def unit_costs(db: Path, data_dir: Path) -> UnitCosts:
@@ -248,23 +250,15 @@ def unit_costs(db: Path, data_dir: Path) -> UnitCosts:
     recipe = make_recipe(ClassifierId(dataset, arch, "madry", seed, recipe_params)).identity()["config"]
     label = f"{dataset}/{arch}/madry/seed{seed}"
     auxaware = _attack_cost(db, "auxaware", "aid", "AND r.lam > 0")
-    shape = classifier_shape(dataset, data_dir)
+    images, shape = dataset_shape(dataset, data_dir)
     return UnitCosts(
-        run=run["name"], dataset=dataset, arch=arch, image_shape=shape, train_images=train_images(dataset, data_dir),
+        run=run["name"], dataset=dataset, arch=arch, image_shape=shape, train_images=images,
         pgd_step=_per(_attack_cost(db, "oblivious", "none"), "oblivious PGD on madry", db),
         adaptive_aid_step=_per(_attack_cost(db, "adaptive", "aid"), "adaptive PGD through aid on madry", db),
         aid_purify_step=details["purification_timing"]["cpu_seconds_per_image"] / aid["steps"],
         madry_epoch=_job_cpu(db, f"train {label}") / recipe["epochs"], madry_inner_steps=recipe["attack_steps"],
         aid_fit_epoch=_job_cpu(db, f"fit aid on {label}") / aid["epochs"], aid_train_steps=aid["train_steps"], aid=aid,
         auxaware_step=auxaware[0] / auxaware[1] if auxaware[1] else None)
-
-
-def classifier_shape(dataset: str, data_dir: Path) -> tuple[int, ...]:
-    info = dataset_info(dataset)
-    if info is not None:
-        return info.image_shape
-    with contextlib.chdir(data_dir):
-        return tuple(load_dataset(dataset).image_shape)
 
 
 def growth_rows(small: UnitCosts, large: UnitCosts) -> list[tuple[str, float, float]]:
