@@ -15,6 +15,8 @@ from attacks.autoattack import CUSTOM_SETTINGS as AUTOATTACK_CUSTOM
 # The paper's column names, in Table 3's order; AutoAttack as in its Table 13.
 ATTACK_NAMES = {"clean": "Clean", "pgd": "PGD", "cw": "C&W", "deepfool": "DF", "mim": "MIM", "autoattack": "AutoAttack",
                 "square": "Square", "ssp": "SSP"}
+# Attacks named for their loss as their authors name them (APGD-CE, APGD-DLR): the loss parameter and its default.
+NAMED_BY_LOSS = {"apgd": ("APGD", "ce")}
 
 # Per algorithm: the parameters whose setting makes it a custom version of a published ensemble, and its standard version.
 CUSTOM_WHEN_SET = {"autoattack": AUTOATTACK_CUSTOM}
@@ -34,10 +36,18 @@ def attack_qualifiers(base: str, params: Mapping[str, Any] | None) -> list[str]:
     return qualifiers
 
 
+def attack_name(base: str, params: Mapping[str, Any] | None = None) -> str:
+    """The published name of the algorithm ``base`` as run with ``params``: ``PGD``, ``APGD-CE``, ``APGD-DLR``."""
+    if base in NAMED_BY_LOSS:
+        name, default_loss = NAMED_BY_LOSS[base]
+        return f"{name}-{str((params or {}).get('loss') or default_loss).upper()}"
+    return ATTACK_NAMES.get(base, base)
+
+
 def attack_column(label: str, base: str, params: Mapping[str, Any] | None = None) -> str:
     """``PGD`` for the registered pgd; ``pgd100 (PGD)`` for a variant of it; ``AutoAttack (custom: n_iter=20)`` for an
     ensemble run with other settings than its published ones (AutoAttack itself calls such a run a custom version)."""
-    name = ATTACK_NAMES.get(base, base)
+    name = attack_name(base, params)
     qualifiers = attack_qualifiers(base, params)
     if label == base:
         return f"{name} ({'; '.join(qualifiers)})" if qualifiers else name

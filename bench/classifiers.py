@@ -21,6 +21,7 @@ from bench.data.metadata import DatasetInfo
 from bench.device import resolve_device
 from bench.errors import InvalidInputError
 from bench.hashing import content_key
+from bench.job_progress import JobProgress
 from bench.models import ARCHS
 from bench.models.robustbench_zoo import PRETRAINED, ZOO_PREFIX, load_zoo_model
 from bench.predictions import predict_labels
@@ -79,7 +80,8 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
 
 
 def obtain_classifier(cid: ClassifierId, *, data: DatasetSplits | None = None, device: torch.device | str = "auto",
-                      cache: ArtifactCache | None = None, progress: bool = True) -> LoadedClassifier:
+                      cache: ArtifactCache | None = None, progress: bool = True,
+                      report: JobProgress | None = None) -> LoadedClassifier:
     """The trained classifier ``cid``: cached, or trained now and cached."""
     device = resolve_device(device) if isinstance(device, str) else device
     if cid.arch.startswith(ZOO_PREFIX):
@@ -98,7 +100,7 @@ def obtain_classifier(cid: ClassifierId, *, data: DatasetSplits | None = None, d
     recipe = make_recipe(cid)
     torch.manual_seed(cid.seed)
     model = build_arch(cid.arch, data)  # initialised under the seed
-    stats = train(model, recipe, data.train, seed=cid.seed, device=device, progress=progress)
+    stats = train(model, recipe, data.train, seed=cid.seed, device=device, progress=progress, report=report)
     metadata = {"identity": cid.label(), "recipe": recipe.identity(), "device": str(device), "torch": torch.__version__,
                 "clean_accuracy": accuracy(model, data.test.x, data.test.y, device), **stats}
     cache.save("classifiers", key, model.state_dict(), metadata)

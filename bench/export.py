@@ -40,7 +40,7 @@ READER_COLUMNS = (*EXPORT_COLUMNS, "attack_name", "max_perturbation")
 #: Every other label of a result (``bench.jobs.LABEL_COLUMNS``, the one definition the store writes too), then the rest.
 EXTRA_COLUMNS = (*(c for c in LABEL_COLUMNS if c not in EXPORT_COLUMNS), *MEASURED_COLUMNS)
 PERCENT_COLUMNS = ("accuracy", "accuracy_mean_draws", "accuracy_undefended")
-LATEX_FORMATS = {"eps": "g", "lam": "g", "max_perturbation": ".4g", "accuracy": ".2f", "ci_low": ".2f", "ci_high": ".2f",
+NUMBER_FORMATS = {"eps": "g", "lam": "g", "max_perturbation": ".4g", "accuracy": ".2f", "ci_low": ".2f", "ci_high": ".2f",
                  "accuracy_mean_draws": ".2f", "accuracy_undefended": ".2f", "seconds": ".3g"}
 LATEX_GROUPED = ("dataset", "arch", "recipe", "defense")  # label columns shown once per run of equal values
 
@@ -50,7 +50,8 @@ def with_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         interval = accuracy_interval(round(row["accuracy"] * row["n"]), row["n"])
-        out.append({**row, **{c: 100 * row[c] for c in PERCENT_COLUMNS if row.get(c) is not None},
+        # Rounded to 10 decimals so that 0.572 reads 57.2, not 57.199999999999996, in CSV and JSON.
+        out.append({**row, **{c: round(100 * row[c], 10) for c in PERCENT_COLUMNS if row.get(c) is not None},
                     "ci_low": 100 * interval.low, "ci_high": 100 * interval.high})
     return out
 
@@ -76,16 +77,25 @@ def export_frame(path: Path | str, all_columns: bool = False) -> pd.DataFrame:
     return _frame(path, [*READER_COLUMNS, *(EXTRA_COLUMNS if all_columns else ())])
 
 
-def _cell(value: Any) -> str:
+def _number(column: str, value: Any) -> str | None:
+    """A float of a column with a display format, formatted (``57.20``, not ``57.199999999999996``); else None."""
+    if isinstance(value, float) and column in NUMBER_FORMATS:
+        return format(value, NUMBER_FORMATS[column])
+    return None
+
+
+def _cell(column: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return str(value).replace("|", "\\|")
+    number = _number(column, value)
+    return number if number is not None else str(value).replace("|", "\\|")
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    """A GitHub pipe table (pandas' own needs the optional tabulate package)."""
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "|".join("---" for _ in frame.columns) + "|"]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    """A GitHub pipe table (pandas' own needs the optional tabulate package), numbers as the report shows them."""
+    columns = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(_cell(c, v) for c, v in zip(columns, row)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 
@@ -96,9 +106,8 @@ def _json(frame: pd.DataFrame, caption: str, key: str) -> str:
 def _latex_text(column: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if isinstance(value, float) and column in LATEX_FORMATS:
-        return format(value, LATEX_FORMATS[column])
-    return latex.escape(str(value))
+    number = _number(column, value)
+    return number if number is not None else latex.escape(str(value))
 
 
 def _latex(frame: pd.DataFrame, caption: str, key: str) -> str:

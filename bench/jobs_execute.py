@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Any, Callable
 
@@ -65,7 +66,9 @@ def _evaluate(task: EvaluateTask, ctx: RunContext) -> JobOutput:
     undefended = predict_labels(model, x, task.batch_size, ctx.device) == split.y
     draws, purify_seconds = [], 0.0
     for draw in range(task.draws):  # randomized stages draw the same noise in every run, other noise per draw
-        predicted, seconds = defended_predictions(model, stack, x, task.batch_size, ctx.device, task.seed + draw)
+        with ctx.job_progress.part("draw", draw, task.draws) if task.draws > 1 else nullcontext():
+            predicted, seconds = defended_predictions(model, stack, x, task.batch_size, ctx.device, task.seed + draw,
+                                                      ctx.job_progress)
         draws.append((predicted == split.y).numpy().astype(bool))
         purify_seconds = purify_seconds or seconds  # the first draw's: comparable with a deterministic stack's
     correct_draws = np.stack(draws)

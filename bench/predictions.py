@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from bench.errors import InvalidInputError
+from bench.job_progress import JobProgress
 
 if TYPE_CHECKING:
     from defenses.stack import Stack
@@ -41,12 +42,14 @@ def _sync(device: torch.device) -> None:
 
 
 def defended_predictions(model: nn.Module, stack: Stack, x: torch.Tensor, batch_size: int, device: torch.device,
-                         seed: int) -> tuple[torch.Tensor, float]:
+                         seed: int, report: JobProgress | None = None) -> tuple[torch.Tensor, float]:
     """Labels of ``model(stack.purify(x))`` and the seconds purification took.
 
     torch's generator is seeded with ``seed`` first, so randomized stages draw
-    the same noise in every run.
+    the same noise in every run.  ``report`` hears each purified batch.
     """
+    report = report or JobProgress()
+    batches = -(-len(x) // batch_size)
     torch.manual_seed(seed)
     _sync(device)
     begin = time.perf_counter()
@@ -54,6 +57,7 @@ def defended_predictions(model: nn.Module, stack: Stack, x: torch.Tensor, batch_
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             purified.append(stack.purify(x[i : i + batch_size].to(device)).cpu())
+            report.tick("batch", len(purified), batches)
     _sync(device)
     seconds = time.perf_counter() - begin
     return predict_labels(model, torch.cat(purified), batch_size, device), seconds

@@ -73,8 +73,8 @@ class _StoreHooks:
     def started(self, job: Job, worker: int = 0) -> None:
         self.progress.started(job, worker)
 
-    def advanced(self, key: str, fraction: float) -> None:
-        self.progress.advanced(key, fraction)
+    def advanced(self, key: str, fraction: float, detail: str = "") -> None:
+        self.progress.advanced(key, fraction, detail)
 
     def finished(self, job: Job, outcome: Outcome) -> None:
         self.store.record(job, outcome)

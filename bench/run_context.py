@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 
 import torch
 
@@ -20,11 +21,13 @@ from attacks import ATTACKS
 from attacks.iterative import IterativeAttack
 from attacks.threats import threat_model
 from attacks.trace import TRACE_TENSORS, AttackTrace, concat_traces
+from bench.attack_passes import craft_passes
 from bench.cache import Artifact, ArtifactCache
 from bench.classifiers import LoadedClassifier, obtain_classifier
 from bench.data import DatasetSplits, Split, load_dataset
 from bench.device import resolve_device
 from bench.external_classifiers import obtain_external
+from bench.job_progress import JobProgress
 from bench.jobs import ClassifierRef, CraftTask, StageRef
 from defenses import DEFENSES, FitContext, Stack
 from defenses.timing import time_fit
@@ -59,10 +62,6 @@ def new_defense(stage: StageRef) -> Any:  # -> defenses.Defense
     return DEFENSES.create(stage.base, **stage.params)
 
 
-def _ignore(_fraction: float) -> None:
-    """Progress of a job nobody watches."""
-
-
 class RunContext:
     def __init__(self, settings: ContextSettings, datasets: Mapping[str, DatasetSplits] | None = None) -> None:
         self.settings = settings
@@ -73,7 +72,7 @@ class RunContext:
         self._datasets: dict[str, DatasetSplits] = dict(datasets or {})
         self._classifiers: dict[str, LoadedClassifier] = {}
         self._stages: dict[str, Any] = {}
-        self.report_progress: Callable[[float], None] = _ignore  # the running job's fraction done; executors set it
+        self.job_progress = JobProgress()  # where the running job is; executors that show it give it a listener
 
     def dataset(self, name: str) -> DatasetSplits:
         if name not in self._datasets:
@@ -90,7 +89,7 @@ class RunContext:
                 loaded = obtain_external(ref.external, self.dataset(ref.dataset), self.device, self.cache)
             else:
                 loaded = obtain_classifier(ref.cid(), data=self.dataset(ref.dataset), device=self.device, cache=self.cache,
-                                           progress=self.settings.progress)
+                                           progress=self.settings.progress, report=self.job_progress)
             if loaded.key != ref.key:
                 raise RuntimeError(f"planned classifier key {ref.key} but obtained {loaded.key} for {ref.label()}")
             for p in loaded.model.parameters():
@@ -109,7 +108,7 @@ class RunContext:
         if stage.key in self._stages:
             return self._stages[stage.key]
         ctx = FitContext(classifier=self.classifier(ref).model, train=self.dataset(ref.dataset).train, dataset=ref.dataset,
-                         device=self.device, seed=seed, progress=self.settings.progress)
+                         device=self.device, seed=seed, progress=self.settings.progress, report=self.job_progress)
         metadata: dict[str, Any] = {}
         fitted_now = False
         if stage.needs_fit:
@@ -161,14 +160,38 @@ class RunContext:
         generator = torch.Generator(device=self.device).manual_seed(task.seed)
         begin = time.perf_counter()
         xs, successes, traces = [], [], []
-        for i in range(0, len(split), task.batch_size):
-            x = split.x[i : i + task.batch_size].to(self.device)
-            y = split.y[i : i + task.batch_size].to(self.device)
-            trace = AttackTrace()
-            traced = attack.with_trace(trace) if isinstance(attack, IterativeAttack) else attack
-            result = threat.craft(traced, model, stack, x, y, task.eps, lam=task.lam, generator=generator)
-            xs.append(result.x_adv.detach().cpu())
-            successes.append(result.success.cpu())
-            traces.append(trace.tensors() if not trace.empty else {})
-            self.report_progress(min(i + task.batch_size, len(split)) / max(len(split), 1))
+        batches = -(-len(split) // task.batch_size)
+        with self._counted_passes(model, task):
+            for b, i in enumerate(range(0, len(split), task.batch_size)):
+                with self.job_progress.part("batch", b, batches):
+                    x = split.x[i : i + task.batch_size].to(self.device)
+                    y = split.y[i : i + task.batch_size].to(self.device)
+                    trace = AttackTrace()
+                    traced = attack.with_trace(trace) if isinstance(attack, IterativeAttack) else attack
+                    result = threat.craft(traced, model, stack, x, y, task.eps, lam=task.lam, generator=generator)
+                xs.append(result.x_adv.detach().cpu())
+                successes.append(result.success.cpu())
+                traces.append(trace.tensors() if not trace.empty else {})
         return torch.cat(xs), torch.cat(successes), concat_traces(traces), time.perf_counter() - begin
+
+    @contextmanager
+    def _counted_passes(self, model: torch.nn.Module, task: CraftTask) -> Iterator[None]:
+        """Report each forward pass of the attacked classifier as progress inside the current batch.
+
+        A forward pre-hook, not a wrapper: the attack sees the classifier
+        itself (its taps and attributes), and nobody listening adds no hook.
+        """
+        if not self.job_progress.listening:
+            yield
+            return
+        budget = craft_passes(task)
+        progress = self.job_progress
+
+        def count(_module: torch.nn.Module, _inputs: Any) -> None:
+            progress.count("pass", budget, approximate=True)
+
+        handle = model.register_forward_pre_hook(count)
+        try:
+            yield
+        finally:
+            handle.remove()

@@ -8,9 +8,10 @@ Three sources, best first:
    cache keeps, per *cost signature* (what determines the work, not the seed),
    the seconds per unit of work (per test example for crafts and evaluations,
    per job for training and fitting).  Every run adds what it measured.
-3. Otherwise a per-kind prior measured on the main job (mnist5k, 2 cores, one
-   thread each), scaled by image size and, for training and fitting, the size
-   of the training split.  It is only an estimate; the second run knows better.
+3. Otherwise the per-kind model of ``bench.cost_terms`` (images x image size x
+   passes x the stack's purification), its per-image terms recorded by earlier
+   evaluations and crafts where present, else measured on the main job.  It
+   is only an estimate; the second run knows better.
 
 The schedule starts jobs on the longest estimated path first; the progress bar
 and ``--dry-run`` weigh jobs by these estimates.
@@ -20,30 +21,19 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from bench.attack_passes import attack_passes
 from bench.cache import ArtifactCache
+from bench.cost_terms import BUDGET_USED, CostTerms, DatasetScale, grad_term, stack_term
 from bench.hashing import content_key
 from bench.jobs import AuditTask, CraftTask, EvaluateTask, FitTask, Job, JobKind, Outcome, Status, TrainTask
 
 COSTS_FILE = "costs.sqlite"
 CACHE_KINDS = {JobKind.TRAIN: "classifiers", JobKind.FIT: "defenses", JobKind.CRAFT: "advsets"}
 CACHED_SECONDS = 0.5  # reading an artifact back and checking its checksum
-# Seconds per unit on mnist5k (1x28x28, 4,000 training images), from benchmarks/README.md's main job:
-# a 5-epoch adversarial training 55 s, a natural one 10 s, a defense fit 40 s, a PGD-40 craft 4.5 s and
-# an evaluation 0.8 s for 150 examples.
-# An audit part runs a few attacks of its own: counted as three PGD-40 crafts per example.
-PRIORS = {JobKind.TRAIN: 40.0, JobKind.FIT: 40.0, JobKind.CRAFT: 0.03, JobKind.EVALUATE: 0.005, JobKind.AUDIT: 0.1}
-PRIOR_PIXELS, PRIOR_TRAIN_SIZE = 28 * 28, 4000
 NOW_FLAGS = ("trained_now", "fitted_now", "crafted_now", "imported_now")
-
-
-@dataclass(frozen=True)
-class DatasetScale:
-    pixels: int  # C x H x W
-    train_size: int
 
 
 def _stack(stages: Iterable[Any]) -> list[dict[str, Any]]:
@@ -81,11 +71,6 @@ def units(job: Job) -> int:
     return 1
 
 
-def dataset_of(job: Job) -> str:
-    task = job.task
-    return task.target.dataset if isinstance(task, CraftTask) else task.classifier.dataset
-
-
 def is_cached(job: Job, cache: ArtifactCache) -> bool:
     """True when the cache holds the artifact this job would build (evaluations are never cached)."""
     kind = CACHE_KINDS.get(job.kind)
@@ -108,14 +93,22 @@ class CostHistory:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         conn.execute("CREATE TABLE IF NOT EXISTS costs (signature TEXT PRIMARY KEY, kind TEXT NOT NULL, "
                      "seconds_per_unit REAL NOT NULL, runs INTEGER NOT NULL)")
+        conn.execute("CREATE TABLE IF NOT EXISTS terms (name TEXT PRIMARY KEY, seconds REAL NOT NULL, runs INTEGER NOT NULL)")
         return conn
 
     def rates(self) -> dict[str, float]:
+        return self._read("SELECT signature, seconds_per_unit FROM costs")
+
+    def terms(self) -> dict[str, float]:
+        """Recorded per-image terms of ``bench.cost_terms``: a stack's purification, a classifier's gradient pass."""
+        return self._read("SELECT name, seconds FROM terms")
+
+    def _read(self, query: str) -> dict[str, float]:
         if not self.path.is_file():
             return {}
         try:
             with closing(self._connect()) as conn:
-                return {sig: rate for sig, rate in conn.execute("SELECT signature, seconds_per_unit FROM costs")}
+                return {name: value for name, value in conn.execute(query)}
         except sqlite3.DatabaseError:  # an unreadable history only costs the estimates their accuracy
             return {}
 
@@ -129,8 +122,25 @@ class CostHistory:
                 conn.execute("INSERT INTO costs VALUES (?, ?, ?, 1) ON CONFLICT(signature) DO UPDATE SET "
                              "seconds_per_unit = (seconds_per_unit * runs + excluded.seconds_per_unit) / (runs + 1), "
                              "runs = MIN(runs + 1, 10)", (signature(job), job.kind.value, rate))
+                for name, seconds in measured_terms(job, outcome).items():
+                    conn.execute("INSERT INTO terms VALUES (?, ?, 1) ON CONFLICT(name) DO UPDATE SET "
+                                 "seconds = (seconds * runs + excluded.seconds) / (runs + 1), runs = MIN(runs + 1, 10)",
+                                 (name, seconds))
         except sqlite3.DatabaseError:
             pass  # the history is advisory; a run never fails for it
+
+
+def measured_terms(job: Job, outcome: Outcome) -> dict[str, float]:
+    """The per-image terms a finished job measured: an evaluation its stack's purification, an oblivious craft
+    on the classifier alone its gradient pass."""
+    task = job.task
+    if isinstance(task, EvaluateTask) and outcome.result is not None and task.labels.n:
+        ref = task.classifier
+        return {stack_term(ref.dataset, ref.arch, task.stack): outcome.result.purify_seconds / task.labels.n}
+    if isinstance(task, CraftTask) and task.stack is None and task.threat.model == "oblivious" and task.n:
+        passes = attack_passes(task.attack) * BUDGET_USED.get(task.attack.base, 1.0)
+        return {grad_term(task.target.dataset, task.target.arch): outcome.seconds / (task.n * passes)}
+    return {}
 
 
 def computed(job: Job, outcome: Outcome) -> bool:
@@ -141,8 +151,10 @@ def computed(job: Job, outcome: Outcome) -> bool:
 
 
 class CostModel:
-    def __init__(self, cache: ArtifactCache, scales: Mapping[str, DatasetScale], rates: Mapping[str, float]) -> None:
-        self.cache, self.scales, self.rates = cache, scales, rates
+    def __init__(self, cache: ArtifactCache, scales: Mapping[str, DatasetScale], rates: Mapping[str, float],
+                 terms: Mapping[str, float] | None = None) -> None:
+        self.cache, self.rates = cache, rates
+        self.terms = CostTerms(scales, terms or {})
 
     def estimate(self, job: Job) -> float:
         """Estimated seconds of ``job`` on one worker."""
@@ -154,11 +166,8 @@ class CostModel:
         return self.prior(job)
 
     def prior(self, job: Job) -> float:
-        scale = self.scales.get(dataset_of(job), DatasetScale(PRIOR_PIXELS, PRIOR_TRAIN_SIZE))
-        factor = scale.pixels / PRIOR_PIXELS
-        if job.kind in (JobKind.TRAIN, JobKind.FIT):
-            factor *= scale.train_size / PRIOR_TRAIN_SIZE
-        return PRIORS[job.kind] * units(job) * factor
+        """The per-kind model's seconds (``bench.cost_terms``), for a job unlike any recorded one."""
+        return self.terms.seconds(job)
 
     def estimates(self, jobs: Iterable[Job]) -> dict[str, float]:
         return {job.key: self.estimate(job) for job in jobs}
@@ -166,5 +175,6 @@ class CostModel:
 
 def cost_model(cache: ArtifactCache, datasets: Mapping[str, Any]) -> CostModel:
     """The model for a plan's jobs: ``datasets`` are the plan's loaded splits, by name."""
-    scales = {name: DatasetScale(int(d.train.x[0].numel()), len(d.train)) for name, d in datasets.items()}
-    return CostModel(cache, scales, CostHistory(cache.root).rates())
+    scales = {name: DatasetScale(int(d.train.x[0, 0].numel()), len(d.train)) for name, d in datasets.items()}
+    history = CostHistory(cache.root)
+    return CostModel(cache, scales, history.rates(), history.terms())

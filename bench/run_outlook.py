@@ -36,4 +36,4 @@ def outlook(plan: Plan, done: Iterable[str], cache: ArtifactCache, workers: int)
 def _sources(model: CostModel, jobs: list, cache: ArtifactCache) -> str:
     recorded = sum(1 for job in jobs if not is_cached(job, cache) and signature(job) in model.rates)
     prior = sum(1 for job in jobs if not is_cached(job, cache)) - recorded
-    return f"{recorded} from recorded costs of similar jobs, {prior} from per-kind priors"
+    return f"{recorded} from recorded costs of similar jobs, {prior} from the per-kind cost model"

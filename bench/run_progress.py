@@ -2,8 +2,10 @@
 
 A job counts for its estimated seconds (``bench.run_costs``), not for one, so
 the ETA does not jump when a long training follows a hundred evaluations.  A
-running job counts for the fraction it reports (crafts report each batch);
-one that reports nothing shows its elapsed time against its estimate.  Each
+running job counts for the fraction it reports (``bench.job_progress``:
+a craft's batches and passes, a training's epochs and batches) and shows
+where it is; one that reports nothing shows its elapsed time against its
+estimate.  Each
 worker's current job is shown: on a terminal one status line per worker under
 the bar, elsewhere (a log file, CI) a line per finished job and, every
 ``interval`` seconds, one line per running job, without carriage returns.
@@ -33,6 +35,7 @@ class Running:
     estimate: float
     since: float
     fraction: float | None = None
+    detail: str = ""  # where inside the job: ``batch 2/3, pass 31/~40``
 
 
 def clock_text(seconds: float) -> str:
@@ -77,11 +80,12 @@ class Progress:
             self.running[job.key] = Running(job.label, worker, self.costs.get(job.key, 0.0), self.clock())
             self._show()
 
-    def advanced(self, key: str, fraction: float) -> None:
-        """The running job ``key`` reports ``fraction`` (0 to 1) of its work done."""
+    def advanced(self, key: str, fraction: float, detail: str = "") -> None:
+        """The running job ``key`` reports ``fraction`` (0 to 1) of its work done, and where it is."""
         with self.lock:
             if key in self.running:
                 self.running[key].fraction = min(max(fraction, 0.0), 1.0)
+                self.running[key].detail = detail
                 self._show()
 
     def finished(self, job: Job, outcome: Outcome) -> None:
@@ -126,8 +130,10 @@ class Progress:
         lines = []
         for run in sorted(self.running.values(), key=lambda r: r.worker):
             elapsed = now - run.since
-            how_far = f"{run.fraction:.0%}, " if run.fraction is not None else ""
-            lines.append(f"w{run.worker + 1}: {_short(run.label)} ({how_far}{clock_text(elapsed)} of ~{clock_text(run.estimate)})")
+            how_far = f"{run.fraction:.0%}, " if run.fraction is not None and not run.detail else ""
+            where = f"  {run.detail}" if run.detail else ""
+            lines.append(f"w{run.worker + 1}: {_short(run.label)}{where} "
+                         f"({how_far}{clock_text(elapsed)} of ~{clock_text(run.estimate)})")
         return lines
 
     def _status(self) -> str:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterator
 
 import torch
@@ -40,6 +40,7 @@ from torch import nn
 
 from bench.data.splits import Split
 from bench.errors import UserError
+from bench.job_progress import JobProgress
 
 #: The attribute holding the frozen classifier: used by a defense, never part of its state.
 CLASSIFIER_ATTR = "classifier"
@@ -55,6 +56,7 @@ class FitContext:
     device: torch.device
     seed: int = 0
     progress: bool = True
+    report: JobProgress = field(default_factory=JobProgress)  # the job's progress line: epochs and batches of the fit
 
 
 class Defense:

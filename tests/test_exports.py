@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
+from bench.attack_names import attack_column
 from bench.export import READER_COLUMNS, export
 from bench.report import render_report
 from bench.latex import caption_text, escape
@@ -141,3 +142,20 @@ def test_a_standard_autoattack_keeps_its_name(tmp_path):
                                             ("Attack settings", "Attack settings")])
 def test_captions_leave_numbering_to_latex(title, caption):
     assert caption_text(title) == caption
+
+
+def test_flat_exports_show_percentages_as_numbers_a_reader_pastes(tmp_path):
+    # 3 of 7 correct: 42.857142857142854...% and, for 0.572-like fractions, binary round-off (57.199999999999996).
+    cells = [Cell("natural", "none", "clean", [True] * 7), Cell("natural", "none", "pgd", [True] * 3 + [False] * 4)]
+    db = write_run(tmp_path / "r.sqlite", SyntheticRun(cells, spec={}))
+    rows = [line.split(" | ") for line in export(db, "markdown").splitlines()[2:]]
+    header = export(db, "markdown").splitlines()[0].strip("| ").split(" | ")
+    accuracy = {row[header.index("attack")]: row[header.index("accuracy")] for row in rows}
+    assert accuracy == {"clean": "100.00", "pgd": "42.86"}
+    assert all(re.fullmatch(r"\d+\.\d\d", row[header.index("ci_low")]) for row in rows)
+
+
+@pytest.mark.parametrize("params, name", [({}, "APGD-CE"), ({"loss": "ce"}, "APGD-CE"), ({"loss": "dlr"}, "APGD-DLR")])
+def test_apgd_is_named_for_its_loss(params, name):
+    assert attack_column("apgd", "apgd", params) == name
+    assert attack_column("apgd50", "apgd", params) == f"apgd50 ({name})"

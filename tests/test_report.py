@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from bench.errors import UserError
+from bench.job_progress import JobProgress
 from bench.jobs import (AttackRef, ClassifierRef, CraftTask, EvalResult, EvaluateTask, FitTask, Job, JobKind, Outcome,
                         ResultLabels, StageRef, Status, ThreatRef, TrainTask)
 from bench.report import render_report
@@ -440,7 +441,7 @@ class _Context:
     """The part of a RunContext that an evaluate job uses: 20 test images of 2 x 2 pixels, a linear classifier."""
 
     def __init__(self, stack: _CountingStack) -> None:
-        self.device, self._stack = torch.device("cpu"), stack
+        self.device, self._stack, self.job_progress = torch.device("cpu"), stack, JobProgress()
         self.split = SimpleNamespace(x=torch.rand(20, 1, 2, 2, generator=torch.Generator().manual_seed(0)),
                                      y=torch.zeros(20, dtype=torch.long))
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import time
 
+import numpy as np
 import pytest
 
 from bench.cache import ArtifactCache
-from bench.jobs import JobKind, Outcome, Status
+from bench.cost_terms import LOAD_SECONDS, THROUGH, CostTerms
+from bench.jobs import ClassifierRef, EvalResult, FitTask, Job, JobKind, Outcome, StageRef, Status, TrainTask
 from bench.plan import build_plan
-from bench.run_costs import CACHED_SECONDS, PRIORS, CostHistory, cost_model, signature
+from bench.run_costs import CACHED_SECONDS, CostHistory, cost_model, signature
 from bench.run_progress import Progress
 from bench.run_schedule import Schedule
 from bench.spec import parse_spec
@@ -33,8 +35,8 @@ def test_priors_then_recorded_costs_then_the_cache(plan, isolated_cache):
     model = cost_model(cache, plan.datasets)
     train = next(j for j in jobs if j.kind is JobKind.TRAIN)
     craft = next(j for j in jobs if j.kind is JobKind.CRAFT)
-    assert model.estimate(train) == pytest.approx(PRIORS[JobKind.TRAIN])  # mnist5k is the prior's own scale
-    assert model.estimate(craft) == pytest.approx(PRIORS[JobKind.CRAFT] * 40)
+    assert model.estimate(train) == pytest.approx(model.prior(train)) and model.estimate(train) > 0
+    assert model.estimate(craft) == pytest.approx(model.prior(craft)) and model.estimate(craft) > 0
     history = CostHistory(cache.root)
     history.record(train, _outcome(train, 7.0, trained_now=True))
     history.record(craft, _outcome(craft, 2.0, crafted_now=False))  # read from the cache: says nothing of the cost
@@ -115,3 +117,56 @@ def test_every_kind_of_job_has_an_estimate(mnist, isolated_cache):
     estimates = cost_model(ArtifactCache(isolated_cache), plan.datasets).estimates(plan.ordered())
     assert all(seconds > 0 for seconds in estimates.values())
     assert len({signature(j) for j in plan.ordered() if j.kind is JobKind.AUDIT}) > 1  # audit parts differ in cost
+
+
+def test_the_model_orders_jobs_by_what_drives_their_cost(mnist, isolated_cache):
+    """Through a purifier an adaptive craft costs more than an oblivious one, and more through a slower purifier."""
+    spec = {"n": 40, "device": "cpu", "recipes": ["madry"], "defenses": ["none", "aid", "defensegan"], "attacks": ["pgd"],
+            "threats": ["oblivious", "adaptive"]}
+    plan = build_plan(parse_spec(spec), {"mnist5k": mnist})
+    model = cost_model(ArtifactCache(isolated_cache), plan.datasets)
+    crafts = {j.label: model.estimate(j) for j in plan.ordered() if j.kind is JobKind.CRAFT}
+    [oblivious] = [s for label, s in crafts.items() if "/oblivious" in label]
+    adaptive = {label.rsplit(" vs ", 1)[1]: s for label, s in crafts.items() if "/adaptive" in label}
+    assert oblivious < adaptive["none"] < adaptive["aid"] < adaptive["defensegan"]
+    assert adaptive["none"] == pytest.approx(2 * oblivious)  # its oblivious start, then the same attack again
+    evaluations = {j.label: model.estimate(j) for j in plan.ordered() if j.kind is JobKind.EVALUATE and "| clean |" in j.label}
+    by_stack = {label.split(" | ")[0].removeprefix("evaluate "): s for label, s in evaluations.items()}
+    assert by_stack["none"] < by_stack["aid"] < by_stack["defensegan"]
+    trains = [j for j in build_plan(parse_spec({**spec, "recipes": ["natural", "madry"]}), plan.datasets).ordered()
+              if j.kind is JobKind.TRAIN]
+    natural, madry = sorted(trains, key=lambda j: "madry" in j.label)
+    assert model.estimate(madry) > 5 * model.estimate(natural)  # its PGD-10 inside every batch
+
+
+def test_recorded_purification_and_gradients_calibrate_the_model(mnist, isolated_cache):
+    spec = {"n": 40, "device": "cpu", "recipes": ["madry"], "defenses": ["none", "aid"], "attacks": ["pgd"],
+            "threats": ["oblivious", "adaptive"]}
+    plan = build_plan(parse_spec(spec), {"mnist5k": mnist})
+    cache = ArtifactCache(isolated_cache)
+    jobs = plan.ordered()
+    adaptive = next(j for j in jobs if "/adaptive" in j.label and j.label.endswith(" vs aid"))
+    oblivious = next(j for j in jobs if j.kind is JobKind.CRAFT and "/oblivious" in j.label)
+    evaluation = next(j for j in jobs if j.kind is JobKind.EVALUATE and j.label.startswith("evaluate aid | pgd/oblivious"))
+    before = cost_model(cache, plan.datasets).estimate(adaptive)
+    history = CostHistory(cache.root)
+    slow_purifier = EvalResult(np.ones(40, bool), np.ones(40, bool), purify_seconds=40 * 0.5)  # 0.5 s per image
+    history.record(evaluation, Outcome(evaluation.key, Status.DONE, 21.0, "", "", "cpu", result=slow_purifier))
+    history.record(oblivious, _outcome(oblivious, 40 * 40 * 1e-3, crafted_now=True))  # 1 ms per image and pass
+    after = cost_model(cache, plan.datasets).estimate(adaptive)
+    passes, through = 40, THROUGH["adaptive"]
+    assert after == pytest.approx(40 * (passes * (1e-3 + through * 0.5) + passes * 1e-3))
+    assert after > 10 * before
+
+
+def test_a_zoo_classifier_is_loaded_and_a_fit_scales_with_its_epochs():
+    terms = CostTerms({}, {})
+    zoo = ClassifierRef("cifar10", "robustbench:Standard", "pretrained", "pretrained", {}, 0, "zoo-Standard")
+    assert terms.seconds(Job("t", JobKind.TRAIN, "train zoo", (), TrainTask(zoo))) == LOAD_SECONDS  # no recipe to read
+    mnist_ref = ClassifierRef("mnist5k", "smallcnn", "madry", "madry", {}, 0, "c")
+
+    def fit(epochs: int) -> float:
+        stage = StageRef("aid", "aid", {"epochs": epochs}, "s", True, "f")
+        return terms.seconds(Job("f", JobKind.FIT, "fit aid", (), FitTask(mnist_ref, stage, 0)))
+
+    assert fit(1) == pytest.approx(fit(4) / 4)

@@ -14,8 +14,8 @@ class Hooks(Protocol):
     def started(self, job: Job, worker: int = 0) -> None:
         """``job`` started on worker number ``worker`` (0-based)."""
 
-    def advanced(self, key: str, fraction: float) -> None:
-        """The running job ``key`` has done ``fraction`` (0 to 1) of its work."""
+    def advanced(self, key: str, fraction: float, detail: str = "") -> None:
+        """The running job ``key`` has done ``fraction`` (0 to 1) of its work; ``detail`` says where it is."""
 
     def finished(self, job: Job, outcome: Outcome) -> None:
         """Record the outcome (the driver is the only writer of the store)."""

@@ -18,6 +18,7 @@ from bench.data import DatasetSplits
 from bench.executors.hooks import Hooks
 from bench.executors.process_pool import WorkerPool
 from bench.executors.skip import skipped_outcome
+from bench.job_progress import JobProgress
 from bench.jobs import Job, Outcome, Status
 from bench.jobs_execute import execute
 from bench.run_context import ContextSettings, RunContext
@@ -45,7 +46,7 @@ class LocalExecutor:
                 if job is None:
                     continue
                 hooks.started(job, 0)
-                ctx.report_progress = lambda fraction, key=job.key: hooks.advanced(key, fraction)
+                ctx.job_progress = JobProgress(lambda fraction, detail, key=job.key: hooks.advanced(key, fraction, detail))
                 record(schedule, hooks, job, execute(job, ctx))
 
     @staticmethod
@@ -59,7 +60,7 @@ class LocalExecutor:
                     continue  # jobs finished by another process freed their dependents
                 for event in pool.events():
                     if event.outcome is None:
-                        hooks.advanced(event.job.key, event.fraction)
+                        hooks.advanced(event.job.key, event.fraction, event.detail)
                     else:
                         record(schedule, hooks, event.job, event.outcome)
 

@@ -27,6 +27,7 @@ import torch.multiprocessing as torch_mp  # registers the reductions that pass t
 
 from bench.allocator import keep_freed_memory
 from bench.data import DatasetSplits
+from bench.job_progress import JobProgress
 from bench.jobs import Job, Outcome, Status
 from bench.jobs_execute import execute, now
 from bench.run_context import ContextSettings, RunContext
@@ -42,6 +43,7 @@ class Event:
 
     job: Job
     fraction: float = 0.0
+    detail: str = ""  # what the job is doing: ``batch 2/3, pass 31/~40``
     outcome: Outcome | None = None
 
 
@@ -62,7 +64,7 @@ def worker_main(slot: int, settings: ContextSettings, datasets: Mapping[str, Dat
     ctx = RunContext(settings, datasets)
     while (payload := inbox.get()) is not None:
         job: Job = cloudpickle.loads(payload)
-        ctx.report_progress = lambda fraction, key=job.key: outbox.put(("progress", slot, key, fraction))
+        ctx.job_progress = JobProgress(lambda fraction, detail, key=job.key: outbox.put(("progress", slot, key, (fraction, detail))))
         outbox.put(("done", slot, job.key, cloudpickle.dumps(execute(job, ctx))))
 
 
@@ -118,7 +120,7 @@ class WorkerPool:
             if job is None or job.key != key:
                 continue  # from a worker since replaced
             if kind == "progress":
-                yield Event(job, fraction=body)
+                yield Event(job, fraction=body[0], detail=body[1])
             else:
                 del self.jobs[slot]
                 yield Event(job, outcome=cloudpickle.loads(body))

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bench.data.splits import Split
+from bench.job_progress import JobProgress
 from bench.errors import InvalidInputError
 
 
@@ -82,8 +83,13 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     raise InvalidInputError(f"unknown optimizer {config.optimizer!r}; use sgd or adam")
 
 
-def train(model: nn.Module, recipe: Recipe, data: Split, *, seed: int, device: torch.device, progress: bool = True) -> dict[str, float]:
-    """Trains ``model`` in place with ``recipe``; returns the seconds taken and the last epoch's mean loss."""
+def train(model: nn.Module, recipe: Recipe, data: Split, *, seed: int, device: torch.device, progress: bool = True,
+          report: JobProgress | None = None) -> dict[str, float]:
+    """Trains ``model`` in place with ``recipe``; returns the seconds taken and the last epoch's mean loss.
+
+    ``report`` hears the epoch and batch under way (a job's progress line).
+    """
+    report = report or JobProgress()
     config = recipe.config
     torch.manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -99,18 +105,20 @@ def train(model: nn.Module, recipe: Recipe, data: Split, *, seed: int, device: t
     for epoch in range(config.epochs):
         perm = torch.randperm(len(data), generator=order_gen)
         running = 0.0
-        for b in range(batches):
-            idx = perm[b * config.batch_size : (b + 1) * config.batch_size]
-            x, y = data.x[idx].to(device), data.y[idx].to(device)
-            eps = recipe.eps_at(epoch + b / batches)
-            loss = recipe.batch_loss(model, x, y, eps, generator)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            running += loss.item()
-            bar.update()
+        with report.part("epoch", epoch, config.epochs):
+            for b in range(batches):
+                idx = perm[b * config.batch_size : (b + 1) * config.batch_size]
+                x, y = data.x[idx].to(device), data.y[idx].to(device)
+                eps = recipe.eps_at(epoch + b / batches)
+                loss = recipe.batch_loss(model, x, y, eps, generator)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                running += loss.item()
+                bar.update()
+                report.tick("batch", b + 1, batches)
         last_loss = running / batches
         bar.set_postfix(loss=f"{last_loss:.3f}")
     bar.close()

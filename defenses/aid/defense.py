@@ -96,7 +96,7 @@ class AIDPurifier(PresetDefense):
         """Algorithm 1 on ``ctx.train``, crafting the training attacks."""
         with frozen(ctx.classifier):
             return train_discriminator(self.discriminator, ctx.classifier, ctx.train, self.config, seed=ctx.seed,
-                                       device=ctx.device, progress=ctx.progress)
+                                       device=ctx.device, progress=ctx.progress, report=ctx.report)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """D's logit of p_adv for each example (the classifier must be frozen by the caller)."""

@@ -22,6 +22,7 @@ from defenses.aid.augment import T_ADV, T_CLEAN, augment
 from defenses.aid.config import AIDConfig, Targets
 from defenses.aid.discriminator import Discriminator
 from defenses.aid.features import pooled_taps
+from bench.job_progress import JobProgress
 from defenses.batches import shuffled_batches
 
 
@@ -78,7 +79,8 @@ def discriminator_loss(disc: Discriminator, classifier: nn.Module, cfg: AIDConfi
 
 
 def train_discriminator(disc: Discriminator, classifier: nn.Module, train: Split, cfg: AIDConfig, *, seed: int,
-                        device: torch.device, progress: bool = False) -> dict[str, float]:
+                        device: torch.device, progress: bool = False,
+                        report: JobProgress | None = None) -> dict[str, float]:
     """Run Algorithm 1 on ``train``; returns loss statistics of the run."""
     root = torch.Generator().manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(int(torch.randint(2**62, (1,), generator=root)))
@@ -87,7 +89,7 @@ def train_discriminator(disc: Discriminator, classifier: nn.Module, train: Split
     losses: list[float] = []
     for epoch in range(cfg.epochs):
         batches = shuffled_batches(len(train), cfg.batch_size, root, desc=f"aid epoch {epoch + 1}/{cfg.epochs}",
-                                   progress=progress)
+                                   progress=progress, report=report, epoch=(epoch, cfg.epochs))
         for idx in batches:
             x, y = train.x[idx].to(device), train.y[idx].to(device)
             x_hat, t_hat = training_batch(classifier, attack, x, y, cfg, generator)

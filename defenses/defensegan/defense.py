@@ -72,7 +72,7 @@ class DefenseGAN(PresetDefense):
     def _train(self, ctx: FitContext) -> dict[str, float]:
         """DCGAN training on ``ctx.train`` (the classifier is not used)."""
         return train_gan(self.generator, self.discriminator, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
-                         progress=ctx.progress)
+                         progress=ctx.progress, report=ctx.report)
 
     def reconstruct(self, x: torch.Tensor, *, search_steps: int | None = None, create_graph: bool = False) -> Reconstruction:
         """The latent search on ``x`` (``search_steps`` overrides R, e.g. to study its convergence)."""

@@ -17,12 +17,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from bench.data.splits import Split
+from bench.job_progress import JobProgress
 from defenses.defensegan.config import DefenseGANConfig
 from defenses.defensegan.networks import Discriminator, Generator
 
 
 def train_gan(generator: Generator, discriminator: Discriminator, train: Split, cfg: DefenseGANConfig, *, seed: int,
-              device: torch.device, progress: bool = False) -> dict[str, float]:
+              device: torch.device, progress: bool = False, report: JobProgress | None = None) -> dict[str, float]:
     """``cfg.train_steps`` generator updates; returns the mean losses of the last tenth of them."""
     draws = torch.Generator().manual_seed(seed)
     g_opt = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
@@ -32,7 +33,9 @@ def train_gan(generator: Generator, discriminator: Discriminator, train: Split, 
         net.train().requires_grad_(True)
     g_losses: list[float] = []
     d_losses: list[float] = []
-    for _ in tqdm(range(cfg.train_steps), desc="defensegan", disable=not progress, leave=False):
+    report = report or JobProgress()
+    for step in tqdm(range(cfg.train_steps), desc="defensegan", disable=not progress, leave=False):
+        report.tick("step", step, cfg.train_steps)
         real = train.x[torch.randint(len(train), (cfg.batch_size,), generator=draws)].to(device)
         z = torch.randn(2, cfg.batch_size, cfg.latent, generator=draws).to(device)
         fake = generator(z[0]).detach()

@@ -83,12 +83,12 @@ class DIRPurifier(PresetDefense):
         with frozen(ctx.classifier):
             self.denoiser.train().requires_grad_(True)
             try:
-                return {
-                    **pretrain(self.denoiser, ctx.classifier, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
-                               progress=ctx.progress),
-                    **train_dir(self.denoiser, ctx.classifier, ctx.train, self.config, seed=ctx.seed, device=ctx.device,
-                                progress=ctx.progress),
-                }
+                with ctx.report.part("stage", 0, 2):
+                    pretrained = pretrain(self.denoiser, ctx.classifier, ctx.train, self.config, seed=ctx.seed,
+                                          device=ctx.device, progress=ctx.progress, report=ctx.report)
+                with ctx.report.part("stage", 1, 2):
+                    return {**pretrained, **train_dir(self.denoiser, ctx.classifier, ctx.train, self.config, seed=ctx.seed,
+                                                      device=ctx.device, progress=ctx.progress, report=ctx.report)}
             finally:
                 self.denoiser.eval().requires_grad_(False)
 

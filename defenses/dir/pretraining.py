@@ -18,6 +18,7 @@ from attacks.iterative import iterate
 from attacks.losses import cross_entropy
 from attacks.norms import Norm, random_start
 from bench.data.splits import Split
+from bench.job_progress import JobProgress
 from defenses.batches import shuffled_batches
 from defenses.dir.config import DIRConfig
 from defenses.dir.masks import random_mask
@@ -45,7 +46,7 @@ def reconstruction_loss(denoiser: nn.Module, x: torch.Tensor, x_adv: torch.Tenso
 
 
 def pretrain(denoiser: nn.Module, classifier: nn.Module, train: Split, cfg: DIRConfig, *, seed: int,
-             device: torch.device, progress: bool = False) -> dict[str, float]:
+             device: torch.device, progress: bool = False, report: JobProgress | None = None) -> dict[str, float]:
     """Stage 1 in place; returns the first and the last epoch's reconstruction loss."""
     order_gen = torch.Generator().manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed + 1)
@@ -54,7 +55,8 @@ def pretrain(denoiser: nn.Module, classifier: nn.Module, train: Split, cfg: DIRC
     losses: list[float] = []
     for epoch in range(cfg.pretrain_epochs):
         batches = shuffled_batches(len(train), cfg.batch_size, order_gen,
-                                   desc=f"dir pre-training {epoch + 1}/{cfg.pretrain_epochs}", progress=progress)
+                                   desc=f"dir pre-training {epoch + 1}/{cfg.pretrain_epochs}", progress=progress,
+                                   report=report, epoch=(epoch, cfg.pretrain_epochs))
         for idx in batches:
             loss = reconstruction_loss(denoiser, train.x[idx].to(device), adversaries[idx].to(device), cfg, generator)
             optimizer.zero_grad(set_to_none=True)

@@ -32,6 +32,7 @@ from attacks.iterative import iterate
 from attacks.losses import cross_entropy
 from attacks.norms import Norm, random_start
 from bench.data.splits import Split
+from bench.job_progress import JobProgress
 from defenses.batches import shuffled_batches
 from defenses.dir.config import DIRConfig
 from defenses.dir.masks import random_mask
@@ -76,7 +77,7 @@ def dir_losses(denoiser: nn.Module, classifier: nn.Module, x: torch.Tensor, y: t
 
 
 def train_dir(denoiser: nn.Module, classifier: nn.Module, train: Split, cfg: DIRConfig, *, seed: int,
-              device: torch.device, progress: bool = False) -> dict[str, float]:
+              device: torch.device, progress: bool = False, report: JobProgress | None = None) -> dict[str, float]:
     """Stage 2 in place; returns the first and the last epoch's L_adv and L_rep."""
     order_gen = torch.Generator().manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed + 2)
@@ -85,7 +86,7 @@ def train_dir(denoiser: nn.Module, classifier: nn.Module, train: Split, cfg: DIR
     rep_losses: list[float] = []
     for epoch in range(cfg.epochs):
         batches = shuffled_batches(len(train), cfg.batch_size, order_gen, desc=f"dir training {epoch + 1}/{cfg.epochs}",
-                                   progress=progress)
+                                   progress=progress, report=report, epoch=(epoch, cfg.epochs))
         for idx in batches:
             x, y = train.x[idx].to(device), train.y[idx].to(device)
             l_adv, l_rep, l_recon = dir_losses(denoiser, classifier, x, y, cfg, generator)

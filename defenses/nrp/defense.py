@@ -83,12 +83,14 @@ class NRPPurifier(PresetDefense):
         with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []), frozen(ctx.classifier):
             torch.manual_seed(ctx.seed)
             critic = Critic(ctx.train.x.shape[1], cfg.critic_width).to(ctx.device)
-            features = feature_network(cfg, ctx.classifier, ctx.dataset, ctx.train, seed=ctx.seed + 1, device=ctx.device,
-                                       progress=ctx.progress)
+            with ctx.report.part("stage", 0, 2):
+                features = feature_network(cfg, ctx.classifier, ctx.dataset, ctx.train, seed=ctx.seed + 1,
+                                           device=ctx.device, progress=ctx.progress, report=ctx.report)
             self.purifier.requires_grad_(True)
             try:
-                stats = train_purifier(self.purifier, critic, features, ctx.train, cfg, seed=ctx.seed, device=ctx.device,
-                                       progress=ctx.progress)
+                with ctx.report.part("stage", 1, 2):
+                    stats = train_purifier(self.purifier, critic, features, ctx.train, cfg, seed=ctx.seed,
+                                           device=ctx.device, progress=ctx.progress, report=ctx.report)
             finally:
                 self.purifier.eval().requires_grad_(False)
         return {**stats, "purifier_parameters": float(parameter_count(self.purifier))}

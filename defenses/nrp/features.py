@@ -19,6 +19,7 @@ from torch import nn
 from bench.data.splits import Split
 from bench.models import ARCHS
 from bench.models.taps import forward_with_taps
+from bench.job_progress import JobProgress
 from bench.recipes.base import train
 from bench.recipes.registry import RECIPES
 from defenses.nrp.config import FeatureSource, NRPConfig
@@ -31,7 +32,7 @@ def num_classes(classifier: nn.Module, image_shape: torch.Size, device: torch.de
 
 
 def feature_network(cfg: NRPConfig, classifier: nn.Module, dataset: str, data: Split, *, seed: int,
-                    device: torch.device, progress: bool) -> nn.Module:
+                    device: torch.device, progress: bool, report: JobProgress | None = None) -> nn.Module:
     """F in eval mode with gradients off: the base classifier, or a network trained naturally now."""
     if cfg.features is FeatureSource.CLASSIFIER:
         return classifier
@@ -42,7 +43,7 @@ def feature_network(cfg: NRPConfig, classifier: nn.Module, dataset: str, data: S
         net = ARCHS.create(cfg.feature_arch, num_classes=num_classes(classifier, shape, device), image_shape=tuple(shape),
                            mean=mean, std=std)
     recipe = RECIPES.create("natural", dataset=dataset, epochs=cfg.feature_epochs)
-    train(net, recipe, data, seed=seed, device=device, progress=progress)
+    train(net, recipe, data, seed=seed, device=device, progress=progress, report=report)
     for p in net.parameters():
         p.requires_grad_(False)
     return net.eval()

@@ -25,6 +25,7 @@ from attacks.base import Attack
 from attacks.registry import ATTACKS
 from bench.data.splits import Split
 from bench.errors import UserError
+from bench.job_progress import JobProgress
 from defenses.batches import shuffled_batches
 from defenses.nrp.config import NRPConfig
 from defenses.nrp.critic import Critic
@@ -40,7 +41,7 @@ def ssp_attack(cfg: NRPConfig) -> Attack:
 
 
 def train_purifier(purifier: nn.Module, critic: Critic, features: nn.Module, train: Split, cfg: NRPConfig, *, seed: int,
-                   device: torch.device, progress: bool = False) -> dict[str, float]:
+                   device: torch.device, progress: bool = False, report: JobProgress | None = None) -> dict[str, float]:
     """Train ``purifier`` (and ``critic``) in place; returns loss statistics of the run.
 
     ``restoration`` is the feature plus pixel part of the purifier's loss, the
@@ -58,7 +59,7 @@ def train_purifier(purifier: nn.Module, critic: Critic, features: nn.Module, tra
     critic.train()
     for epoch in range(cfg.epochs):
         batches = shuffled_batches(len(train), cfg.batch_size, order_gen, desc=f"nrp epoch {epoch + 1}/{cfg.epochs}",
-                                   progress=progress)
+                                   progress=progress, report=report, epoch=(epoch, cfg.epochs))
         for idx in batches:
             x, y = train.x[idx].to(device), train.y[idx].to(device)
             with torch.enable_grad():

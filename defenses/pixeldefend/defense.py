@@ -89,7 +89,8 @@ class PixelDefend(PresetDefense):
 
     def _train(self, ctx: FitContext) -> dict[str, float]:
         """Maximum-likelihood training on ``ctx.train`` (the classifier is not used)."""
-        return train_pixelcnn(self.pixelcnn, ctx.train, self.config, seed=ctx.seed, device=ctx.device, progress=ctx.progress)
+        return train_pixelcnn(self.pixelcnn, ctx.train, self.config, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
+                              report=ctx.report)
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(x, self.decoder)

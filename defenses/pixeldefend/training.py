@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.data.splits import Split
+from bench.job_progress import JobProgress
 from defenses.batches import shuffled_batches
 from defenses.pixeldefend.config import PixelDefendConfig
 from defenses.pixeldefend.levels import to_levels
@@ -25,7 +26,7 @@ def negative_log_likelihood(net: PixelCNN, levels: torch.Tensor) -> torch.Tensor
 
 
 def train_pixelcnn(net: PixelCNN, train: Split, cfg: PixelDefendConfig, *, seed: int, device: torch.device,
-                   progress: bool = False) -> dict[str, float]:
+                   progress: bool = False, report: JobProgress | None = None) -> dict[str, float]:
     """Fit ``net`` to ``train``; returns the first and the last epoch's training loss in bits per dimension."""
     order_generator = torch.Generator().manual_seed(seed)
     levels = to_levels(train.x)
@@ -34,7 +35,8 @@ def train_pixelcnn(net: PixelCNN, train: Split, cfg: PixelDefendConfig, *, seed:
     losses: list[float] = []
     for epoch in range(cfg.epochs):
         batches = shuffled_batches(len(levels), cfg.batch_size, order_generator,
-                                   desc=f"pixelcnn epoch {epoch + 1}/{cfg.epochs}", progress=progress)
+                                   desc=f"pixelcnn epoch {epoch + 1}/{cfg.epochs}", progress=progress,
+                                   report=report, epoch=(epoch, cfg.epochs))
         for idx in batches:
             loss = negative_log_likelihood(net, levels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
