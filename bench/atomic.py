@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bench.errors import UnwritablePathError
+from bench.processes import pid_alive
 
 SUFFIX = ".tmp"
 
@@ -27,23 +28,13 @@ def _writer_tag() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
 def remove_stale_temporaries(path: Path) -> list[Path]:
     """Remove the temporary files of ``path`` left by dead writers on this host; returns what was removed."""
     prefix = f".{path.name}.{socket.gethostname()}-"
     removed = []
     for candidate in path.parent.glob(f".{path.name}.*{SUFFIX}"):
         pid_text = candidate.name[len(prefix):].split(".", 1)[0] if candidate.name.startswith(prefix) else ""
-        if pid_text.isdigit() and not _is_alive(int(pid_text)):
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed

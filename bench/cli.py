@@ -29,7 +29,7 @@ from bench.plan import Plan
 from bench.plan_records import job_lines
 from bench.recipes import RECIPES
 from bench.report import render_report
-from bench.run import RunOptions, results_path, run_spec
+from bench.run import RunOptions, requested_workers, results_path, run_spec
 from bench.run_outlook import outlook
 from bench.run_summary import summary_text
 from bench.spec import Spec, audited, checkpoint_overrides, load_spec
@@ -147,7 +147,7 @@ def _run(spec_path: Path | None, args: argparse.Namespace, argv: Sequence[str], 
 
 
 def _outlook(plan: Plan, done: set[str], spec: Spec, workers: int | None) -> str:
-    parallelism = resolve_parallelism(resolve_device(spec.device), workers or spec.workers, spec.threads)
+    parallelism = resolve_parallelism(resolve_device(spec.device), requested_workers(spec, workers), spec.threads)
     return outlook(plan, done, ArtifactCache(), parallelism.workers)
 
 

@@ -2,8 +2,9 @@
 
 One row per (dataset, classifier, defense stack), sorted by the unqualified
 worst case (``bench.worst``) within each dataset, with clean accuracy, both
-worst columns, their 95% intervals, the audit verdict where an audit ran and
-where each run's report is.  Rows are comparable only when they were measured
+worst columns, their 95% intervals, the audit verdict (``no audit`` for a
+stack its database never audited, so a missing verdict is not read as a
+clean one) and where each run's report is.  Rows are comparable only when they were measured
 the same way, so databases whose shared datasets differ in n, in the attacks
 run (with their parameters and eps) or in the threat definitions are refused
 with the first difference named, unless ``allow_mismatch`` is given.  A stack
@@ -35,6 +36,10 @@ DISPLAY = {"dataset": "Dataset", "classifier": "Classifier", "defense": "Defense
            "clean_ci": "Clean 95% CI", "worst": "Worst", "worst_ci": "Worst 95% CI", "worst_column": "Worst (column minimum)",
            "worst_paper": "Worst (paper columns)", "results": "Results", "threats": "Threats", "audit": "Audit", "run": "Run",
            "report": "Report"}
+
+
+#: The audit column of a stack without audit rows in its database.
+NO_AUDIT = "no audit"
 
 
 class MismatchError(UserError):
@@ -128,7 +133,7 @@ def leaderboard(paths: Sequence[Path | str], *, allow_mismatch: bool = False) ->
         verdicts = audit_verdicts(path)
         report = default_out_dir(data.run["name"]) / "index.html"
         frames.append(stacks.assign(
-            audit=[verdicts.get(tuple(r[k] for k in STACK_KEYS)) for r in stacks.to_dict("records")],
+            audit=[verdicts.get(tuple(r[k] for k in STACK_KEYS), NO_AUDIT) for r in stacks.to_dict("records")],
             run=data.run["name"], database=str(path), report=str(report) if report.is_file() else None))
     if not frames:
         return pd.DataFrame(columns=COLUMNS)

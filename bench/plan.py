@@ -194,17 +194,29 @@ class Planner:
 
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
                threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job:
-        key = content_key({"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
-                           "attack": {"base": attack.base, "params": attack.params, **code},
-                           "threat": {"model": threat.model, "params": threat.params, "version": version},
-                           "eps": eps, "lam": lam, "seed": self.seed, "n": n, "batch_size": self.spec.batch_size})
+        note = self._gradient_note(threat, stack)
+        identity = {"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
+                    "attack": {"base": attack.base, "params": attack.params, **code},
+                    "threat": {"model": threat.model, "params": threat.params, "version": version},
+                    "eps": eps, "lam": lam, "seed": self.seed, "n": n, "batch_size": self.spec.batch_size}
+        key = content_key({**identity, "gradient_note": note} if note else identity)
         task = CraftTask(key, target, stack, attack, threat, eps, lam, self.seed, n, self.spec.batch_size)
         deps = (f"train-{target.key}",) + tuple(s.fit_job for s in stack or () if s.needs_fit)
         versus = f" vs {'+'.join(s.label for s in stack)}" if stack is not None else ""
+        versus += f" ({note})" if note else ""
         lam_text = f" lam={lam:g}" if lam is not None else ""
         return self._add(Job(f"craft-{key}", JobKind.CRAFT,
                              f"craft {attack.label}/{threat.label} eps={eps:g}{lam_text} on {target.label()}{versus}", deps, task),
                          consumer)
+
+    def _gradient_note(self, threat: ThreatRef, stack: tuple[StageRef, ...] | None) -> str | None:
+        """The threat's approximation of some stages' gradients (``ThreatModel.gradient_note``): in the label and the key."""
+        if stack is None:
+            return None
+        model = self._instance("threat", Component(threat.label, threat.model, threat.params))
+        stages = [(s.label, self._instance("defense", self.spec.defenses.get(s.label, Component(s.label, s.label))))
+                  for s in stack]
+        return model.gradient_note(stages)
 
     def _eval_key(self, ref: ClassifierRef, stack: tuple[StageRef, ...], advset: CraftTask | None, labels: ResultLabels,
                   draws: int) -> str:

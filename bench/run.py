@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from bench.cache import ArtifactCache
+from bench.claims import Claim, Settled
 from bench.data import DatasetSplits
 from bench.device import resolve_device
-from bench.executors import make_executor
+from bench.executors import check_executor, make_executor
 from bench.jobs import Job, Outcome, Status
 from bench.paths import cache_root
 from bench.plan import Plan, build_plan
@@ -57,18 +58,27 @@ class RunSummary:
         return self.statuses.get(Status.DONE.value, 0) == len(self.plan.jobs)
 
 
+def requested_workers(spec: Spec, workers: int | None) -> int | None:
+    """``--workers`` when given (0 included, to be refused, not read as "unset"), else the spec's."""
+    return workers if workers is not None else spec.workers
+
+
 def results_path(spec: Spec, results: Path | str | None) -> Path:
     return Path(results) if results is not None else RESULTS_DIR / f"{spec.name}.sqlite"
 
 
 class _StoreHooks:
-    """The driver's side of an executor: write each outcome to the store and its cost to the history, move the progress."""
+    """The driver's side of an executor: claim jobs in the store, write each outcome there and its cost to the history,
+    move the progress."""
 
     def __init__(self, store: Store, progress: Progress, history: CostHistory) -> None:
         self.store, self.progress, self.history, self.ran = store, progress, history, 0
 
-    def is_done(self, key: str) -> bool:
-        return self.store.is_done(key)
+    def claim(self, key: str) -> Claim:
+        return self.store.claim(key)
+
+    def settle(self, held: dict[str, int]) -> dict[str, Settled]:
+        return self.store.settle(held)
 
     def started(self, job: Job, worker: int = 0) -> None:
         self.progress.started(job, worker)
@@ -97,11 +107,12 @@ def run_spec(spec: Spec, options: RunOptions = RunOptions(),
     """
     path = results_path(spec, options.results)
     check_resumable(path, spec.digest(), json.dumps(spec.identity(), default=str))
+    check_executor(options.executor, options.ray_address)
     if options.dry_run:
         plan = build_plan(spec, datasets, read_data=False)
         return RunSummary(path, plan, Counter({Status.DONE.value: len(done_keys(path) & plan.jobs.keys())}))
     device = resolve_device(spec.device)
-    parallelism = resolve_parallelism(device, options.workers or spec.workers, spec.threads)
+    parallelism = resolve_parallelism(device, requested_workers(spec, options.workers), spec.threads)
     executor = make_executor(options.executor, options.ray_address, parallelism.workers)
     plan = build_plan(spec, datasets)
     store = Store(path)

@@ -1,7 +1,9 @@
 """Which jobs may start: those whose dependencies are all done; dependents of a failure are skipped.
 
 Shared by every executor, so the local and the Ray executor order, skip and
-finish jobs by the same rules.  Among the ready jobs the one heading the
+finish jobs by the same rules.  A job another process holds (``bench.claims``)
+is deferred: it is not ready until that process is done with it, and its
+dependents wait for the outcome it stores.  Among the ready jobs the one heading the
 longest remaining path of estimated cost goes first (critical-path
 scheduling), so a long training does not start last and run alone at the end
 while the other workers idle; without costs, plan order.
@@ -20,6 +22,8 @@ class Schedule:
         self.done = set(done)
         self.pending = {job.key: job for job in jobs if job.key not in self.done}  # plan (topological) order
         self.started: set[str] = set()
+        self.held: dict[str, int] = {}  # deferred jobs: key -> the session holding it
+        self.held_checked = 0.0  # when the held jobs were last looked up (time.monotonic)
         self.dependents: dict[str, list[str]] = defaultdict(list)
         for job in self.pending.values():
             for dep in job.deps:
@@ -42,14 +46,24 @@ class Schedule:
     def ready(self) -> list[Job]:
         """Jobs not started yet whose dependencies are all done, longest remaining path first."""
         return [self.pending[key] for key in self.order
-                if key in self.pending and key not in self.started and all(dep in self.done for dep in self.pending[key].deps)]
+                if key in self.pending and key not in self.started and key not in self.held
+                and all(dep in self.done for dep in self.pending[key].deps)]
 
     def start(self, job: Job) -> None:
         self.started.add(job.key)
 
+    def defer(self, job: Job, holder: int) -> None:
+        """``job`` runs in session ``holder``: wait for its outcome instead of running it."""
+        self.held[job.key] = holder
+
+    def release(self, key: str) -> None:
+        """The held job ``key`` was let go without an outcome: it is ready again."""
+        self.held.pop(key, None)
+
     def finish(self, key: str, ok: bool) -> list[Job]:
         """Mark ``key`` finished; when it failed, returns its pending dependents (transitively), now skipped."""
         self.pending.pop(key, None)
+        self.held.pop(key, None)
         if ok:
             self.done.add(key)
             return []

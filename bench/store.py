@@ -20,11 +20,15 @@ Tables:
 - ``audit``: one row per check of each audit job (``bench.auditing``): verdict,
   value, threshold, evidence; the per-stack ``overall`` row is derived from
   these and the results when read (``bench.auditing.frame``).
+- ``claims``: the jobs a live session is running (``bench.claims``): job key,
+  host, pid and its start time, session, claim date, heartbeat.
 
-A job's outcome is written in one transaction (job row, result row, flags), so
-a crash leaves either all of it or none.  Primary keys make a second write of
-the same job a no-op, and a ``done`` job is never overwritten: two processes
-may run the same matrix into one database and every job appears once.
+A job's outcome is written in one transaction (job row, result row, flags,
+release of its claim), so a crash leaves either all of it or none.  Processes
+running the same matrix into one database claim each job before running it,
+so they split the work; should two still run one job (a claim taken over from
+a holder wrongly thought dead), primary keys make the second write a no-op
+and a ``done`` job is never overwritten: every job appears once.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ from urllib.parse import quote
 import numpy as np
 
 from bench.atomic import check_writable_file
+from bench.claims import CLAIMS_TABLE, Claim, Heartbeat, Settled, settle, take
 from bench.errors import UserError
 from bench.jobs import AuditTask, EvaluateTask, Job, Outcome, Status
+from bench.processes import ProcessId
 from bench.timestamps import now
 
 SCHEMA_VERSION = 1
@@ -84,7 +90,7 @@ CREATE TABLE IF NOT EXISTS audit (
     recipe TEXT NOT NULL, seed INTEGER NOT NULL, defense TEXT NOT NULL, n INTEGER NOT NULL, classifier_key TEXT NOT NULL,
     "check" TEXT NOT NULL, verdict TEXT NOT NULL, value REAL, threshold REAL, evidence TEXT NOT NULL,
     PRIMARY KEY (job_key, "check"));
-"""
+""" + CLAIMS_TABLE
 
 
 TABLES = ("run", "sessions", "plan_jobs", "jobs", "results", "flags")
@@ -247,6 +253,8 @@ class Store:
                 c.execute("ALTER TABLE plan_jobs ADD COLUMN labels_json TEXT")
             _add_missing_columns(c)
         self.session_id: int | None = None
+        self.process = ProcessId.current()
+        self.heartbeat: Heartbeat | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -261,6 +269,7 @@ class Store:
 
     def close(self) -> None:
         """Close; the last writer out turns WAL off again, so that read-only readers leave no -wal/-shm files behind."""
+        self._stop_heartbeat()
         try:
             self.conn.execute("PRAGMA busy_timeout = 0")
             self.conn.execute("PRAGMA journal_mode = DELETE")
@@ -286,10 +295,19 @@ class Store:
                             (now(), os.getpid(), socket.gethostname(), executor, device, json.dumps(list(argv)),
                              json.dumps(versions), code_revision))
             self.session_id = int(cur.lastrowid)
+        self.heartbeat = Heartbeat(lambda: _connect(self.path), self.session_id)
         return self.session_id
 
+    def _stop_heartbeat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
+
     def finish_session(self, outcome: str) -> None:
+        """Record how the session ended and release the claims it still holds (jobs it did not finish)."""
+        self._stop_heartbeat()
         with self.transaction() as c:
+            c.execute("DELETE FROM claims WHERE session_id = ?", (self.session_id,))
             c.execute("UPDATE sessions SET finished = ?, outcome = ? WHERE id = ?", (now(), outcome, self.session_id))
 
     def record_plan(self, jobs: Sequence[Job]) -> None:
@@ -308,9 +326,22 @@ class Store:
     def is_done(self, key: str) -> bool:
         return self.conn.execute("SELECT 1 FROM jobs WHERE key = ? AND status = 'done'", (key,)).fetchone() is not None
 
-    def record(self, job: Job, outcome: Outcome) -> None:
-        """The outcome of ``job``, its result and flags, in one transaction; a done job is never overwritten."""
+    def claim(self, key: str) -> Claim:
+        """Claim job ``key`` for this session before running it (``bench.claims``); one transaction."""
         with self.transaction() as c:
+            return take(c, key, self.session_id, self.process)
+
+    def settle(self, held: dict[str, int]) -> dict[str, Settled]:
+        """Of the jobs ``held`` by other sessions (key -> session), those they are done with, and how."""
+        return settle(self.conn, held)
+
+    def record(self, job: Job, outcome: Outcome) -> None:
+        """The outcome of ``job``, its result and flags, and the release of its claim, in one transaction.
+
+        A done job is never overwritten.
+        """
+        with self.transaction() as c:
+            c.execute("DELETE FROM claims WHERE job_key = ? AND session_id = ?", (job.key, self.session_id))
             c.execute(
                 "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
                 "status = excluded.status, error = excluded.error, seconds = excluded.seconds, started = excluded.started, "

@@ -68,6 +68,9 @@ class Defense:
     differentiable: ClassVar[bool] = True
     #: True when ``unrolled_purify`` offers a differentiable surrogate of a non-differentiable ``purify``.
     unrollable: ClassVar[bool] = False
+    #: True when the exact gradient (autograd, or ``unrolled_purify``) costs too much to take at every attack step
+    #: (a long inner optimisation): adaptive attacks then use BPDA through the stage, and their labels say so.
+    gradient_impractical: ClassVar[bool] = False
     #: Bump when the code changes what ``fit`` or ``purify`` produce, so cached states and results are not reused.
     VERSION: ClassVar[str] = "1"
     #: Constructor parameters that only ``purify`` reads: variants differing in them share one fitted state.

@@ -28,8 +28,8 @@ LAZY = "__getattr__"
 #: ``bench`` is the harness.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("=bench", "bench.registry", "bench.data", "bench.models", "bench.hashing", "bench.cache", "bench.errors",
-              "bench.atomic", "bench.choice", "bench.device", "bench.paths", "bench.checkpoints", "bench.component_params",
-              "bench.job_progress")),
+              "bench.atomic", "bench.processes", "bench.choice", "bench.device", "bench.paths", "bench.checkpoints",
+              "bench.component_params", "bench.job_progress")),
     ("attacks and recipes", ("attacks", "bench.recipes")),
     ("defenses", ("defenses",)),
     ("threat models", ("attacks.threats",)),

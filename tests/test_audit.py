@@ -13,20 +13,24 @@ import torch
 import torch.nn.functional as F
 
 import bench
+from attacks.threats.pipeline import DefendedPipeline
 from bench.auditing.binarization import binarization_test
+from bench.auditing.declared import declared_checks
 from bench.auditing.frame import audit_frame, overall
 from bench.auditing.parts import Part
 from bench.auditing.sanity import (adaptive_vs_oblivious, blackbox_vs_whitebox, eps_monotone, more_effort, transfer_vs_adaptive,
                                 unbounded)
-from bench.auditing.traces import trace_checks, transfer_failure
-from bench.auditing.verdicts import OVERALL, CheckResult, Verdict
+from bench.auditing.traces import (INCOMPLETE_FAIL, NONCONVERGENCE_FAIL, SILENT_FAIL, TRANSFER_FAIL, UNAVAILABLE_FAIL,
+                                   trace_checks, transfer_failure)
+from bench.auditing.verdicts import OVERALL, CheckResult, Verdict, worst_per_check
 from bench.cli import main
+from bench.jobs import JobKind
 from bench.plan import build_plan
 from bench.spec import SpecError, load_spec, parse_spec
 from defenses import Defense, Stack
 
 N = 16
-ATTACK_PARAMS = {"pgd": {"steps": 20, "step_size": 0.015}}
+ATTACK_PARAMS = {"pgd": {"steps": 20, "step_size": 0.015}, "apgd": {"n_iter": 10}}
 AUDIT_PARAMS = {"n": N, "unbounded_steps": 10, "square_queries": 50, "binarization_n": 8, "binarization_inner": 16}
 
 
@@ -70,8 +74,14 @@ class Blur(Defense):
         return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
 
 
+class CostlyBlur(Blur):
+    """The blur, declaring its exact gradient impractical: adaptive attacks cross it by BPDA."""
+
+    gradient_impractical = True
+
+
 TOYS = {"none": "none", "Blur": Blur(), "Quantise": Quantise(), "Noise": Noise(), "Shattered": Shattered(),
-        "BatchMix": BatchMix()}
+        "BatchMix": BatchMix(), "CostlyBlur": CostlyBlur()}
 #: The check each toy exists for.
 CAUGHT_BY = {"Quantise": "gradients", "Noise": "randomness", "Shattered": "gradient_direction", "BatchMix": "batch_independence"}
 
@@ -116,6 +126,20 @@ def test_the_frame_has_one_row_per_check_and_an_overall_row_per_stack(audited):
     assert frame.groupby(["defense", "check"]).size().max() == 1
     assert set(frame["verdict"]) <= {v.value for v in Verdict}
     assert frame["evidence"].str.len().min() > 20
+
+
+def test_the_adaptive_checks_read_both_pgd_and_apgd(audited):
+    evidence = audited[0].set_index(["defense", "check"])["evidence"]
+    for check in ("silent_success", "transfer_failure", "incomplete_optimisation"):
+        assert "adaptive PGD" in evidence[("Quantise", check)] and "adaptive APGD" in evidence[("Quantise", check)]
+    assert "adaptive PGD and adaptive APGD against oblivious PGD" in evidence[("none", "adaptive_vs_oblivious")]
+
+
+def test_the_evidence_says_where_the_adaptive_attacks_used_bpda_for_a_declared_impractical_gradient(audited):
+    evidence = audited[0].set_index(["defense", "check"])["evidence"]
+    for check in ("transfer_failure", "adaptive_vs_oblivious", "silent_success"):
+        assert "BPDA through CostlyBlur" in evidence[("CostlyBlur", check)]
+        assert "BPDA" not in evidence[("Blur", check)]
 
 
 def test_a_second_call_runs_nothing(audited, natural_cnn):
@@ -195,9 +219,57 @@ def test_trace_indicators_fail_on_their_cases():
     assert transfer_failure(None, correct).verdict is Verdict.SKIPPED
 
 
-def test_missing_traces_are_skipped_with_the_reason():
-    results = trace_checks({}, torch.zeros(4, dtype=torch.bool), torch.ones(4, dtype=torch.bool))
-    assert all(r.verdict is Verdict.SKIPPED and "trace" in r.evidence for r in results)
+def _indicators(kind: str, k: int, n: int = 20) -> dict[str, CheckResult]:
+    """The trace indicators when ``k`` of ``n`` unbroken examples show the failure ``kind``, the others a converged run."""
+    t = torch.arange(40.0)[:, None].expand(40, n)
+    loss, margin = (1 - torch.exp(-t / 3)).clone(), -torch.ones(40, n)
+    unavailable = torch.zeros(40, n, dtype=torch.uint8)
+    if kind == "incomplete_optimisation":
+        loss[:, :k] = t[:, :k]
+    elif kind == "non_convergence":
+        loss[:, :k] = torch.where(t[:, :k] < 20, t[:, :k], 40 - t[:, :k])
+    elif kind == "silent_success":
+        margin[5, :k] = 1.0
+    elif kind == "unavailable_gradients":
+        unavailable[0, :k] = 1
+    correct = torch.ones(n, dtype=torch.bool)
+    results = _by_check(trace_checks(_trace(loss, margin, unavailable), torch.zeros(n, dtype=torch.bool), correct))
+    surrogate = torch.ones(n, dtype=torch.bool)
+    surrogate[:k] = False
+    results["transfer_failure"] = transfer_failure(surrogate, correct)
+    return results
+
+
+@pytest.mark.parametrize("check,threshold", [("silent_success", SILENT_FAIL), ("incomplete_optimisation", INCOMPLETE_FAIL),
+                                             ("non_convergence", NONCONVERGENCE_FAIL),
+                                             ("unavailable_gradients", UNAVAILABLE_FAIL), ("transfer_failure", TRANSFER_FAIL)])
+def test_each_indicator_fails_just_above_its_threshold_and_not_at_it(check, threshold):
+    at = round(threshold * 20)  # the largest share of 20 examples not above the threshold
+    below, above = _indicators(check, at)[check], _indicators(check, at + 1)[check]
+    assert below.value == pytest.approx(at / 20) and below.verdict is not Verdict.FAIL
+    assert above.value == pytest.approx((at + 1) / 20) and above.verdict is Verdict.FAIL
+    assert above.threshold == threshold and _indicators(check, 0)[check].verdict is Verdict.PASS
+
+
+def test_the_logits_check_fails_a_classifier_returning_probabilities(natural_cnn, mnist):
+    x, y = mnist.test.x[:8], mnist.test.y[:8]
+    stack = Stack([("none", Blur())])
+
+    def logits_verdict(classifier: torch.nn.Module) -> Verdict:
+        checks = declared_checks(classifier, stack, DefendedPipeline(classifier, stack), x, y, torch.Generator().manual_seed(0))
+        return _by_check(checks)["logits"].verdict
+
+    assert logits_verdict(torch.nn.Sequential(natural_cnn, torch.nn.Softmax(dim=1))) is Verdict.FAIL
+    assert logits_verdict(natural_cnn) is Verdict.PASS
+
+
+def test_without_a_trace_silent_success_is_read_from_the_success_flags_and_the_rest_skipped():
+    correct = torch.ones(4, dtype=torch.bool)
+    results = _by_check(trace_checks({}, torch.zeros(4, dtype=torch.bool), correct))
+    assert results.pop("silent_success").verdict is Verdict.PASS
+    assert all(r.verdict is Verdict.SKIPPED and "trace" in r.evidence for r in results.values())
+    claimed = _by_check(trace_checks({}, torch.tensor([True, False, False, False]), correct))["silent_success"]
+    assert claimed.verdict is Verdict.FAIL and claimed.value == pytest.approx(0.25)
 
 
 def test_binarization_fails_an_attack_that_does_nothing_and_passes_pgd(natural_cnn, mnist):
@@ -216,6 +288,18 @@ def test_binarization_fails_an_attack_that_does_nothing_and_passes_pgd(natural_c
 
     assert binarization_test(natural_cnn, stack, x, 0.15, 16, idle, generator).verdict is Verdict.FAIL
     assert binarization_test(natural_cnn, stack, x, 0.15, 16, pgd, torch.Generator().manual_seed(0)).verdict is Verdict.PASS
+
+
+def test_each_check_takes_the_worse_attack_and_names_the_other():
+    pgd = [CheckResult("silent_success", Verdict.PASS, 0.0, 0.05, "the attack saw 0%"),
+           CheckResult("transfer_failure", Verdict.SKIPPED, float("nan"), float("nan"), "no surrogate")]
+    apgd = [CheckResult("silent_success", Verdict.FAIL, 0.25, 0.05, "the attack saw 25%; declare randomized = True"),
+            CheckResult("transfer_failure", Verdict.SKIPPED, float("nan"), float("nan"), "no surrogate")]
+    silent, transfer = worst_per_check([("adaptive PGD", pgd), ("adaptive APGD", apgd)])
+    assert silent.verdict is Verdict.FAIL and silent.value == 0.25
+    assert silent.evidence == "adaptive APGD: the attack saw 25% (adaptive PGD: pass at 0); declare randomized = True"
+    assert transfer.verdict is Verdict.SKIPPED and transfer.evidence.startswith("adaptive PGD: no surrogate")
+    assert worst_per_check([("adaptive PGD", pgd)])[0].evidence == "adaptive PGD: the attack saw 0%"
 
 
 def test_overall_names_the_failed_checks_and_their_remedies():
@@ -240,6 +324,8 @@ def test_audit_keys_are_checked():
         parse_spec({"audit": True, "audit_params": {"steps": 3}})
     with pytest.raises(SpecError, match="audit_params.n must be an integer >= 1"):
         parse_spec({"audit": True, "audit_params": {"n": 0}})
+    with pytest.raises(SpecError, match="audit_params.apgd must be true or false"):
+        parse_spec({"audit": True, "audit_params": {"apgd": "no"}})
     with pytest.raises(SpecError, match="unknown key 'audti'"):
         parse_spec({"matrix": [{"audti": True}]})
 
@@ -261,6 +347,22 @@ def test_the_audit_is_planned_as_jobs_sharing_the_matrix_crafts(natural_cnn, tmp
     for job in audits:
         assert {t.key for _, t in job.task.crafts} <= {k.removeprefix("craft-") for k in crafts}
     assert plan.saved()[next(k for k in plan.counts() if k.value == "craft")] > 0  # the oblivious and adaptive sets
+
+
+def test_the_audit_s_apgd_is_the_matrix_s_adaptive_apgd_and_can_be_switched_off():
+    doc = {"archs": ["smallcnn"], "defenses": ["none", "aid"], "attacks": ["pgd", "apgd"], "threats": ["adaptive"], "n": 20,
+           "attack_params": {"apgd": {"n_iter": 10}}, "audit": True, "audit_params": {"n": 20}}
+    plan = build_plan(parse_spec(doc))
+    matrix = {j.task.advset.key for j in plan.ordered() if j.kind.value == "evaluate" and j.task.advset is not None
+              and j.task.labels.attack == "apgd"}
+    sanity = [j for j in plan.ordered() if j.kind.value == "audit" and j.task.part == "sanity"]
+    assert len(matrix) == 2 and {dict(j.task.crafts)["adaptive_apgd"].key for j in sanity} == matrix  # no second craft
+    traces = [j for j in plan.ordered() if j.kind.value == "audit" and j.task.part == "traces"]
+    assert all(dict(j.task.crafts).keys() == {"adaptive", "adaptive_apgd"} for j in traces)
+    off = build_plan(parse_spec({**doc, "audit_params": {"n": 20, "apgd": False}}))
+    audits = [j for j in off.ordered() if j.kind.value == "audit"]
+    assert all("adaptive_apgd" not in dict(j.task.crafts) for j in audits)
+    assert off.counts()[JobKind.CRAFT] == plan.counts()[JobKind.CRAFT]  # the matrix still crafts its own APGD sets
 
 
 def test_cli_audit_end_to_end(natural_cnn, tmp_path, capsys, monkeypatch):

@@ -130,22 +130,50 @@ def test_imagefolder_layout(tmp_path: Path) -> None:
     assert torch.allclose(dogs[:, 0, 0, 0].sort().values, torch.tensor([40.0, 41.0, 42.0]) / 255)
 
 
-def test_tinyimagenet_layout(tmp_path: Path) -> None:
-    root = tmp_path / "tiny-imagenet-200"
+def _tiny_tree(root: Path) -> Path:
+    """A tiny-imagenet-200 layout of two classes: 2 training images each, 3 validation images."""
     wnids = ["n01", "n02"]
-    root.mkdir()
+    root.mkdir(parents=True)
     (root / "wnids.txt").write_text("\n".join(wnids) + "\n")
     for c, w in enumerate(wnids):
         for i in range(2):
-            _write_png(root / "train" / w / "images" / f"{w}_{i}.JPEG".replace(".JPEG", ".png"), 10 * c)
+            _write_png(root / "train" / w / "images" / f"{w}_{i}.png", 10 * c)
     lines = []
     for i, w in enumerate(["n02", "n01", "n02"]):
         _write_png(root / "val" / "images" / f"val_{i}.png", 0)
         lines.append(f"val_{i}.png\t{w}\t0\t0\t6\t6")
     (root / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_tinyimagenet_layout(tmp_path: Path) -> None:
+    root = _tiny_tree(tmp_path / "tiny-imagenet-200")
     data = load_dataset(f"tinyimagenet:{root}")
     assert (len(data.train), len(data.test), data.num_classes) == (4, 3, 2)
     assert sorted(data.test.y.tolist()) == [0, 1, 1]
+
+
+def test_tinyimagenet_fingerprint_covers_every_file_it_reads(tmp_path: Path) -> None:
+    root = _tiny_tree(tmp_path / "tiny-imagenet-200")
+    fingerprint = lambda: load_dataset(f"tinyimagenet:{root}").fingerprint  # noqa: E731
+    first = fingerprint()
+    (root / "train" / "n01" / "n01_boxes.txt").write_text("n01_0.png\t0\t0\t6\t6\n")  # not read by a run
+    assert fingerprint() == first
+    moved = root.rename(tmp_path / "elsewhere")
+    root = moved  # the same files in another folder: the same data
+    assert fingerprint() == first
+    changed = {}
+    for what, path, value in (("a training image", "train/n02/images/n02_1.png", 99),
+                              ("a validation image", "val/images/val_2.png", 99)):
+        original = (root / path).read_bytes()
+        _write_png(root / path, value)
+        changed[what] = fingerprint()
+        (root / path).write_bytes(original)
+        assert fingerprint() == first
+    (root / "val" / "val_annotations.txt").write_text((root / "val" / "val_annotations.txt").read_text().replace("n02", "n01", 1))
+    changed["a validation label"] = fingerprint()
+    assert all(value != first for value in changed.values()), changed
+    assert len(set(changed.values())) == len(changed)
 
 
 def test_tinyimagenet_missing_names_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

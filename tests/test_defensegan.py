@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from attacks.threats import THREATS
 from attacks.threats.pipeline import DefendedPipeline
 from bench.cache import ArtifactCache
 from bench.data.splits import Split
@@ -50,6 +51,7 @@ def test_registered_with_flags():
     defense = DEFENSES.create("defensegan")
     assert isinstance(defense, DefenseGAN)
     assert (defense.differentiable, defense.unrollable, defense.randomized) == (False, True, False)
+    assert defense.gradient_impractical
 
 
 def test_purify_shape_and_range(gan, x_test):
@@ -144,12 +146,24 @@ def test_unrolled_gradient_matches_finite_differences(train_split, gan, x_test):
 
 
 def test_adaptive_pipeline_gradients_through_the_stage(gan, natural_cnn, x_test, mnist):
+    """Its exact gradient is declared impractical: BPDA's identity in modes auto and bpda, the unrolled search on request."""
     y = mnist.test.y[:4]
-    for mode in ("auto", "bpda"):
+
+    def input_gradient(mode: str) -> torch.Tensor:
         x = x_test.clone().requires_grad_(True)
         logits = DefendedPipeline(natural_cnn, Stack([("defensegan", gan)]), mode)(x)
         torch.nn.functional.cross_entropy(logits, y).backward()
         assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+        return x.grad
+
+    purified = gan.purify(x_test).requires_grad_(True)
+    torch.nn.functional.cross_entropy(natural_cnn(purified), y).backward()
+    for mode in ("auto", "bpda"):
+        assert torch.allclose(input_gradient(mode), purified.grad)
+    assert not torch.allclose(input_gradient("unrolled"), purified.grad, atol=1e-6)
+    stages = [("defensegan", gan)]
+    assert "BPDA through defensegan" in THREATS.create("adaptive").gradient_note(stages)
+    assert THREATS.create("adaptive", gradient="unrolled").gradient_note(stages) is None
 
 
 class Halve(Defense):

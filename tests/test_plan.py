@@ -7,6 +7,7 @@ import pytest
 from bench.jobs import JobKind
 from bench.plan import build_plan
 from bench.spec import parse_spec
+from defenses.defensegan import DefenseGAN
 
 MATRIX = {
     "n": 20,
@@ -102,3 +103,22 @@ def test_n_larger_than_the_test_split_is_refused(mnist):
 
     with pytest.raises(SpecError, match="only 1000 test examples"):
         build_plan(parse_spec({**MATRIX, "n": 5000}), {"mnist5k": mnist})
+
+
+def test_a_stage_declaring_its_gradient_impractical_is_named_in_the_adaptive_label_and_key(mnist, monkeypatch):
+    """Defense-GAN's latent search is crossed by BPDA under adaptive threats: its crafts say so, and are keyed apart."""
+    spec = parse_spec({"n": 20, "recipes": ["madry"], "defenses": ["none", "defensegan", "aid"], "attacks": ["pgd"],
+                       "threats": ["adaptive", "unrolled"],
+                       "threat_params": {"unrolled": {"use": "adaptive", "gradient": "unrolled"}}})
+
+    def crafts() -> dict:
+        return {(j.task.threat.label, j.task.stack[0].label if j.task.stack else None): j
+                for j in build_plan(spec, {"mnist5k": mnist}).ordered() if j.kind is JobKind.CRAFT}
+
+    declared = crafts()
+    assert "(BPDA through defensegan (exact gradient declared impractical))" in declared[("adaptive", "defensegan")].label
+    assert "BPDA" not in declared[("unrolled", "defensegan")].label and "BPDA" not in declared[("adaptive", "aid")].label
+    monkeypatch.setattr(DefenseGAN, "gradient_impractical", False)
+    undeclared = crafts()
+    assert undeclared[("adaptive", "defensegan")].key != declared[("adaptive", "defensegan")].key
+    assert all(undeclared[k].key == declared[k].key for k in declared if k != ("adaptive", "defensegan"))

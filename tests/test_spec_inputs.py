@@ -29,6 +29,11 @@ FLAGS_ON_BAD_SPECS = {
     "--set deeply nested": (b"", ["--set", "seed=" + "[" * 3000 + "]" * 3000]),
     "--eps 8 for pgd": (b'attacks = ["pgd"]\n', ["--eps", "8"]),
 }
+BAD_FLAGS = {  # refused by a dry run as by a run
+    "--workers 0": (b"", ["--workers", "0"]),
+    "--workers 0 over a spec's workers": (b"workers = 1\n", ["--workers", "0"]),
+    "--ray-address without --executor ray": (b"", ["--ray-address", "localhost:6379"]),
+}
 BAD_NAMES = {"trailing newline": "abc\n", "250 characters": "a" * 250, "a slash": "a/b", "empty": ""}
 
 
@@ -55,6 +60,12 @@ def test_a_bad_spec_file_is_one_line(workdir, capsys, content: bytes) -> None:
 
 @pytest.mark.parametrize("content, flags", FLAGS_ON_BAD_SPECS.values(), ids=FLAGS_ON_BAD_SPECS.keys())
 def test_flags_on_a_spec_of_the_wrong_shape_are_one_line(workdir, capsys, content: bytes, flags: list[str]) -> None:
+    (workdir / "s.toml").write_bytes(content)
+    _exits_2_in_one_line(["run", "s.toml", *flags, "--dry-run"], capsys, workdir)
+
+
+@pytest.mark.parametrize("content, flags", BAD_FLAGS.values(), ids=BAD_FLAGS.keys())
+def test_a_bad_flag_is_one_line(workdir, capsys, content: bytes, flags: list[str]) -> None:
     (workdir / "s.toml").write_bytes(content)
     _exits_2_in_one_line(["run", "s.toml", *flags, "--dry-run"], capsys, workdir)
 

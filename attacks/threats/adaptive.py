@@ -14,11 +14,17 @@ with ``select="best"`` the adaptive attack fools the pipeline on every example
 the oblivious one does; ``aux_lam`` adds eq. 2's ``-lam * L_D`` term to the
 pipeline's loss.  Without a stack the adaptive attack is the plain one.
 
+A stage declaring ``gradient_impractical`` is crossed by BPDA's identity
+unless ``gradient="unrolled"`` (``attacks.threats.pipeline``), and
+``gradient_note`` says so in the adversarial set's label.
+
 Success flags are those of one forward pass of the real pipeline (one random
 draw for a randomized stack), as the evaluation will see it.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 
@@ -27,10 +33,11 @@ from attacks.curvature import check_beta
 from attacks.iterative import IterativeAttack
 from attacks.threats.aux_loss import AuxAwareLoss, check_lam
 from attacks.threats.model import Role, ThreatModel
-from attacks.threats.pipeline import DefendedPipeline, Expectation, GradientMode, check_eot_samples
+from attacks.threats.pipeline import DefendedPipeline, Expectation, GradientMode, approximated_stages, check_eot_samples
 from attacks.threats.registry import THREATS
 from bench.choice import Choice
 from bench.errors import InvalidInputError
+from defenses.base import Defense
 from defenses.stack import Stack
 
 DEFAULT_EOT_SAMPLES = 8
@@ -67,6 +74,10 @@ class Adaptive(ThreatModel):
         self.select, self.start = Selection.coerce(select), Start.coerce(start)
         self.relu_beta = check_beta(relu_beta)
         self.aux_lam = check_lam(aux_lam, "aux_lam") if aux_lam is not None else None
+
+    def gradient_note(self, stages: Sequence[tuple[str, Defense]]) -> str | None:
+        approximated = approximated_stages(stages, self.gradient)
+        return f"BPDA through {', '.join(approximated)} (exact gradient declared impractical)" if approximated else None
 
     def run(self, attack: Attack, classifier: Target, stack: Stack | None, x: torch.Tensor, y: torch.Tensor, eps: float, *,
             lam: float | None, generator: torch.Generator | None) -> AttackResult:

@@ -62,6 +62,10 @@ class ThreatModel(ABC):
         """Why this threat cannot attack a stack of these stages (a sentence naming what it needs), or None."""
         return None
 
+    def gradient_note(self, stages: Sequence[tuple[str, Defense]]) -> str | None:
+        """How this threat approximates the gradient of some of ``stages`` (named stages), for labels; None: it does not."""
+        return None
+
     @final
     def craft(self, attack: Attack, classifier: Target, stack: Stack | None, x: torch.Tensor, y: torch.Tensor, eps: float,
               *, lam: float | None = None, generator: torch.Generator | None = None) -> AttackResult:

@@ -7,7 +7,12 @@ a stage depends on the stage's declarations and the gradient mode:
 - a non-differentiable stage that is ``unrollable``: the gradient of its
   ``unrolled_purify`` (modes ``auto`` and ``unrolled``);
 - any other non-differentiable stage: the identity (BPDA, straight-through;
-  mode ``bpda`` forces this for every non-differentiable stage).
+  mode ``bpda`` forces this for every non-differentiable stage);
+- a stage declaring ``gradient_impractical`` (its exact gradient, autograd or
+  unrolled, is a long inner optimisation to differentiate at every attack
+  step): the identity in modes ``auto`` and ``bpda``, as Athalye et al.
+  (2018) attacked Defense-GAN's latent search; mode ``unrolled`` still takes
+  the exact gradient.  ``approximated_stages`` names them, for labels and evidence.
 
 Both substitutes are BPDA in Athalye et al.'s sense: the forward value is
 ``purify(x)``, the backward pass is that of a differentiable approximation.
@@ -23,7 +28,7 @@ forward passes, whose gradient is the average of the per-sample gradients (EOT).
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable
+from typing import Callable, Sequence
 
 import math
 
@@ -73,6 +78,8 @@ def unrolled_stage(defense: Defense, x: torch.Tensor, relu_beta: float = math.in
 
 def stage_rule(name: str, defense: Defense, mode: GradientMode, relu_beta: float = math.inf) -> StageRule:
     """How gradients cross the stage ``name`` under ``mode``."""
+    if defense.gradient_impractical and mode is not GradientMode.UNROLLED:
+        return identity_stage
     if defense.differentiable:
         return autograd_stage
     if mode is GradientMode.BPDA:
@@ -82,6 +89,12 @@ def stage_rule(name: str, defense: Defense, mode: GradientMode, relu_beta: float
     if mode is GradientMode.UNROLLED:
         raise InvalidInputError(f"stage {name!r} is neither differentiable nor unrollable; use gradient mode 'auto' or 'bpda'")
     return identity_stage
+
+
+def approximated_stages(stages: Sequence[tuple[str, Defense]], mode: GradientMode | str) -> list[str]:
+    """The stages whose declared-impractical exact gradient ``mode`` replaces by BPDA's identity."""
+    mode = GradientMode.coerce(mode)
+    return [name for name, defense in stages if defense.gradient_impractical and mode is not GradientMode.UNROLLED]
 
 
 class DefendedPipeline(nn.Module):

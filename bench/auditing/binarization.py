@@ -26,11 +26,12 @@ from torch import nn
 from bench.auditing.verdicts import CheckResult, Verdict, graded, skipped
 from defenses.stack import Stack
 
-#: Share of feasible test problems the attack may miss: above FAIL it is too weak for the defense.
+#: Share of feasible test problems the attack may miss: any miss warns (every problem has a solution within eps);
+#: above 10% it fails, the attack too weak for the defense (ours, a priori: Zimmermann et al. read the share, no cut).
 MISS_FAIL, MISS_WARN = 0.10, 0.0
 INNER_SCALE = 0.95  # inner points lie within 0.95 eps (Zimmermann et al.'s eta)
-FIT_STEPS = 300
-BOUNDARY_WEIGHT = 1.0  # the boundary point's loss weight relative to all inner points together
+FIT_STEPS = 300  # Adam steps of the per-example logistic readout (ours): unfitted ones are left out as infeasible
+BOUNDARY_WEIGHT = 1.0  # the boundary point's loss weight relative to all inner points together (ours)
 
 #: Runs the adaptive attack on (binarized classifier, x, y = 0s, eps) and returns the attack's x_adv.
 AttackFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

@@ -22,10 +22,15 @@ from bench.auditing.verdicts import CheckResult, Verdict, graded, skipped
 from defenses.probes import probe_batch_dependence, probe_gradients, probe_probabilities, probe_randomness
 from defenses.stack import Stack
 
-#: Shares of examples with an unusable gradient: above FAIL the gradient attacks had nothing to follow.
+# Set a priori (ours), none calibrated on results; the flag probes' own tolerance is defenses.probes.TOLERANCE.
+#: Shares of examples with an unusable gradient: any warns (AutoAttack's checks.py warns on any zero gradient);
+#: above 10% the gradient attacks had nothing to follow on more than a few examples, which fails.
 GRADIENT_FAIL, GRADIENT_WARN = 0.10, 0.0
-#: The L-inf step (pixels) along the gradient's sign that must raise the real loss, and the shares of examples it may not.
+#: The L-inf step (pixels) along the gradient's sign that must raise the real loss (ours): 1/60 of mnist's eps 0.3,
+#: about a sixth of cifar's 8/255, small enough for the first-order model of a smooth pipeline to hold.
 DIRECTION_STEP = 0.005
+#: Shares of examples on which that step does not raise the loss: 5% warns (ReLU kinks, saturated examples); above
+#: 25%, a quarter of the gradients point nowhere useful, which fails.
 DIRECTION_FAIL, DIRECTION_WARN = 0.25, 0.05
 
 

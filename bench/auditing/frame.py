@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from bench.auditing.parts import Part, Role, unpack
+from bench.auditing.parts import ADAPTIVE_ROLES, Part, adaptive_flags, unpack
 from bench.auditing.sanity import transfer_vs_adaptive
 from bench.auditing.verdicts import OVERALL, CheckResult, Verdict, skipped
 from bench.jobs import JobKind, Status
@@ -69,8 +69,9 @@ def overall(checks: list[CheckResult], flags: Iterable[np.ndarray], missing: lis
 
 
 def _transfer_check(results: list[dict[str, Any]], flags: dict[str, np.ndarray],
-                    adaptive: np.ndarray | None) -> CheckResult:
+                    packed: dict[str, str]) -> CheckResult:
     transfer = [r for r in results if role_of(r["threat_model"]) is ThreatRole.TRANSFER and r["job_key"] in flags]
+    adaptive = adaptive_flags({role: unpack(text) for role, text in packed.items()})
     if adaptive is None:
         return skipped("transfer_vs_adaptive", "the audit's adaptive attack has not finished")
     if not transfer:
@@ -79,7 +80,8 @@ def _transfer_check(results: list[dict[str, Any]], flags: dict[str, np.ndarray],
     best = min(transfer, key=lambda r: r["accuracy"])
     chosen = flags[best["job_key"]].all(axis=0)
     m = min(len(chosen), len(adaptive))
-    return transfer_vs_adaptive(chosen[:m], adaptive[:m], f"{best['source']} ({best['attack']})")
+    attacks = " and ".join(name for role, name in ADAPTIVE_ROLES.items() if role.value in packed)
+    return transfer_vs_adaptive(chosen[:m], adaptive[:m], f"{best['source']} ({best['attack']})", attacks)
 
 
 def _audit_label(label: str) -> tuple[str, str, str]:
@@ -113,9 +115,8 @@ def audit_checks(path: Path | str) -> dict[tuple[str, ...], list[dict[str, Any]]
         base = {k: rows[0][k] for k in (*KEY_COLUMNS, *EXTRA_COLUMNS) if k != "part"}
         mine = [r for r in results if r["classifier_key"] == key[4] and r["defense"] == key[3]]
         packed = details[key]
-        adaptive = unpack(packed[Role.ADAPTIVE.value]) if Role.ADAPTIVE.value in packed else None
         checks = [CheckResult.from_row(r) for r in rows]
-        checks.append(_transfer_check(mine, result_flags, adaptive))
+        checks.append(_transfer_check(mine, result_flags, packed))
         label = f"{key[0]}/{key[1]}/{key[2]}/seed{base['seed']}"
         missing = sorted(planned[(label, key[3])] - done[(label, key[3])])
         flags = [result_flags[r["job_key"]] for r in mine if r["job_key"] in result_flags and r["job_key"] in worst_keys]

@@ -1,10 +1,15 @@
 """The audit's jobs: four parts per (classifier, stack), each a job of kind ``audit`` with its own checks.
 
 - ``declared`` (check a): probes on a few clean examples; no attack;
-- ``traces`` (check b): the adaptive PGD's adversarial set and its recorded steps;
-- ``sanity`` (check c): oblivious, adaptive, half-eps, unbounded, more-effort
-  and Square adversarial sets, planned as ordinary craft jobs (cached,
-  shared with the matrix where identical) and judged here;
+- ``traces`` (check b): the adaptive PGD's and APGD's adversarial sets, and
+  the steps PGD records (APGD records none: only its success flags and its
+  surrogate are read), each indicator the worse of the two attacks;
+- ``sanity`` (check c): oblivious, adaptive (PGD and APGD), half-eps,
+  unbounded, more-effort and Square adversarial sets, planned as ordinary
+  craft jobs (cached, shared with the matrix where identical) and judged
+  here; the orderings against the adaptive attack take, per example, the
+  worse of PGD and APGD, those about one attack's own behaviour (eps,
+  effort, the unbounded attack) PGD alone;
 - ``binarization`` (check d): the binarization test, which runs its own attacks.
 
 Accuracy is read as the evaluate jobs read it (``bench.predictions``).
@@ -18,14 +23,14 @@ import numpy as np
 import torch
 
 from attacks import ATTACKS
-from attacks.threats import craft
+from attacks.threats import THREATS, craft
 from attacks.threats.adaptive import DEFAULT_RELU_BETA, Selection
 from attacks.threats.pipeline import DefendedPipeline, autograd_stage, identity_stage
 from bench.auditing.binarization import binarization_test
 from bench.auditing.declared import declared_checks
 from bench.auditing.sanity import adaptive_vs_oblivious, blackbox_vs_whitebox, eps_monotone, more_effort, unbounded
 from bench.auditing.traces import trace_checks, transfer_failure
-from bench.auditing.verdicts import CheckResult
+from bench.auditing.verdicts import CheckResult, worst_per_check
 from bench.choice import Choice
 from bench.jobs import AuditTask
 from bench.predictions import defended_predictions
@@ -45,19 +50,31 @@ class Role(Choice):
 
     OBLIVIOUS = "oblivious"
     ADAPTIVE = "adaptive"
+    ADAPTIVE_APGD = "adaptive_apgd"  # absent when audit_params.apgd is false
     HALF_EPS = "half_eps"
     UNBOUNDED = "unbounded"
     EFFORT = "effort"
     SQUARE = "square"
 
 
-#: The adversarial sets each part reads.
+#: The adversarial sets each part reads (those planned: ``Role.ADAPTIVE_APGD`` may not be).
 PART_ROLES: dict[Part, tuple[Role, ...]] = {
-    Part.DECLARED: (), Part.TRACES: (Role.ADAPTIVE,), Part.BINARIZATION: (),
-    Part.SANITY: (Role.OBLIVIOUS, Role.ADAPTIVE, Role.HALF_EPS, Role.UNBOUNDED, Role.EFFORT, Role.SQUARE),
+    Part.DECLARED: (), Part.TRACES: (Role.ADAPTIVE, Role.ADAPTIVE_APGD), Part.BINARIZATION: (),
+    Part.SANITY: (Role.OBLIVIOUS, Role.ADAPTIVE, Role.ADAPTIVE_APGD, Role.HALF_EPS, Role.UNBOUNDED, Role.EFFORT, Role.SQUARE),
 }
 #: Sets at the audit's eps, whose per-example flags join the stack's worst case.
-WORST_ROLES = (Role.OBLIVIOUS, Role.ADAPTIVE, Role.EFFORT, Role.SQUARE)
+WORST_ROLES = (Role.OBLIVIOUS, Role.ADAPTIVE, Role.ADAPTIVE_APGD, Role.EFFORT, Role.SQUARE)
+#: The adaptive attacks at the audit's eps, by what the evidence calls them.
+ADAPTIVE_ROLES = {Role.ADAPTIVE: "adaptive PGD", Role.ADAPTIVE_APGD: "adaptive APGD"}
+
+
+def adaptive_flags(flags: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Per example: correct under every adaptive attack of the audit that ran (None: none did), keyed by role value."""
+    found = [flags[role.value] for role in ADAPTIVE_ROLES if role.value in flags]
+    if not found:
+        return None
+    m = min(len(f) for f in found)
+    return np.logical_and.reduce([f[:m] for f in found])
 
 
 def pack(flags: np.ndarray) -> str:
@@ -100,6 +117,7 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
     pipeline = _pipeline(model, stack, threat)
     generator = torch.Generator().manual_seed(task.seed + params["settings"]["seed_offset"])
     crafts = dict(task.crafts)
+    note = THREATS.create(params["threat_base"], **threat).gradient_note(stack.stages)  # e.g. BPDA through a stage
 
     def correct(role: Role) -> np.ndarray:
         """Per example: correct on every draw of the stack (one for a deterministic stack), as the evaluate jobs count."""
@@ -113,21 +131,30 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
         x, y = split.x[:probe_n].to(ctx.device), split.y[:probe_n].to(ctx.device)
         return declared_checks(model, stack, pipeline, x, y, generator), {}
     if part is Part.TRACES:
-        advset = ctx.advset(crafts[Role.ADAPTIVE.value])
-        flags = torch.from_numpy(correct(Role.ADAPTIVE))
-        surrogate = _surrogate_correct(model, pipeline, advset.x_adv, split.y, task.batch_size, ctx.device)
         keeps_best = Selection.coerce(threat.get("select", Selection.BEST)) is Selection.BEST
-        return [*trace_checks(advset.trace, advset.success, flags, keeps_best), transfer_failure(surrogate, flags)], {}
+        by_attack = []
+        for role, name in ADAPTIVE_ROLES.items():
+            if role.value not in crafts:
+                continue
+            advset = ctx.advset(crafts[role.value])
+            flags = torch.from_numpy(correct(role))
+            surrogate = _surrogate_correct(model, pipeline, advset.x_adv, split.y, task.batch_size, ctx.device)
+            by_attack.append((f"{name}, {note}" if note else name,
+                              [*trace_checks(advset.trace, advset.success, flags, keeps_best),
+                               transfer_failure(surrogate, flags)]))
+        return worst_per_check(by_attack), {}
     if part is Part.SANITY:
-        flags = {role: correct(role) for role in PART_ROLES[Part.SANITY]}
+        flags = {role: correct(role) for role in PART_ROLES[Part.SANITY] if role.value in crafts}
+        adaptive = adaptive_flags({role.value: f for role, f in flags.items()})
+        names = " and ".join(name for role, name in ADAPTIVE_ROLES.items() if role in flags) + (f" ({note})" if note else "")
         settings, eps = params["settings"], params["eps"]
         checks = [unbounded(flags[Role.UNBOUNDED], 1.0 / params["classes"], settings["unbounded_eps"]),
                   eps_monotone([(eps / 2, flags[Role.HALF_EPS]), (eps, flags[Role.ADAPTIVE]),
                                 (settings["unbounded_eps"], flags[Role.UNBOUNDED])]),
                   more_effort(flags[Role.ADAPTIVE], flags[Role.EFFORT], params["effort_steps"], settings["effort_restarts"]),
-                  blackbox_vs_whitebox(flags[Role.SQUARE], flags[Role.ADAPTIVE] & flags[Role.EFFORT]),
-                  adaptive_vs_oblivious(flags[Role.ADAPTIVE], flags[Role.OBLIVIOUS])]
-        return checks, {role.value: pack(flags[role]) for role in WORST_ROLES}
+                  blackbox_vs_whitebox(flags[Role.SQUARE], adaptive & flags[Role.EFFORT], names),
+                  adaptive_vs_oblivious(adaptive, flags[Role.OBLIVIOUS], names)]
+        return checks, {role.value: pack(flags[role]) for role in WORST_ROLES if role in flags}
     return [_binarization(task, ctx, model, stack, split.x, split.y, generator)], {}
 
 

@@ -3,7 +3,10 @@
 The audit's attacks are the spec's PGD (its parameters, or the dataset's
 preset) under the spec's ``adaptive`` threat (its variant parameters, if
 any) at the attack's first eps, on the first ``audit_params.n`` test
-examples.  They are ordinary craft jobs, so an adversarial set the matrix
+examples, and beside it the spec's APGD (``audit_params.apgd``; CE unless the
+spec's ``attack_params.apgd`` says otherwise) under the same threat at the
+same eps, so that the audit's bound is the worst of two different
+optimisers.  They are ordinary craft jobs, so an adversarial set the matrix
 also asks for (same attack, threat, eps and n) is crafted once.
 """
 
@@ -38,8 +41,9 @@ class Planner(Protocol):
 
 
 #: Bump when a check changes what it concludes from the same inputs (it enters the audit jobs' keys).
-VERSION = "2"
+VERSION = "3"
 AUDIT_ATTACK = "pgd"
+SECOND_ATTACK = "apgd"
 SQUARE = "square"
 
 
@@ -70,6 +74,9 @@ def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[St
                                                                       "restarts": settings.effort_restarts}),
                       code, adaptive, eps),
     }
+    if settings.apgd:
+        apgd, _, apgd_code = planner._attack(SECOND_ATTACK, ref.dataset)
+        variants[Role.ADAPTIVE_APGD] = (apgd, apgd_code, adaptive, eps)
     square = AttackRef(SQUARE, SQUARE, {"n_queries": settings.square_queries})
     variants[Role.SQUARE] = (square, _code(planner, SQUARE, SQUARE, square.params), ThreatRef("blackbox", "blackbox", {}), eps)
     consumer = f"{ref.key}/{name}/audit"
@@ -84,11 +91,12 @@ def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[St
               "draws": spec.draws if any(s.randomized for s in stages) else 1}
     base_deps = (f"train-{ref.key}",) + tuple(s.fit_job for s in stages if s.needs_fit)
     for part in Part:
-        used = tuple((role.value, crafts[role].task) for role in PART_ROLES[part])
+        roles = tuple(role for role in PART_ROLES[part] if role in crafts)
+        used = tuple((role.value, crafts[role].task) for role in roles)
         key = "audit-" + content_key({"kind": "audit", "part": part.value, "version": VERSION, "classifier": ref.key,
                                       "stack": [s.key for s in stages], "crafts": {r: t.key for r, t in used},
                                       "params": params, "labels": asdict(labels), "seed": planner.seed,
                                       "batch_size": spec.batch_size})
         task = AuditTask(part.value, ref, stages, labels, used, params, planner.seed, spec.batch_size)
-        deps = base_deps + tuple(crafts[role].key for role in PART_ROLES[part])
+        deps = base_deps + tuple(crafts[role].key for role in roles)
         planner._add(Job(key, JobKind.AUDIT, f"audit {part.value} | {name} | {ref.label()}", deps, task), key)

@@ -8,7 +8,9 @@ under-optimised, by the drop); a black-box attack must not beat the
 white-box one; a transfer attack must not beat the adaptive one; an adaptive
 attack must not leave more accuracy than the oblivious one.  A difference
 inside the 95% interval of the accuracy it is compared with is noise and
-passes; beyond it the check fails.
+passes; beyond it the check fails.  That interval (``bench.statistics``) is
+the only threshold here: it encodes the sampling noise of n examples, not a
+tuned margin; "chance" is 1 / the number of classes.
 """
 
 from __future__ import annotations
@@ -85,19 +87,21 @@ def more_effort(default: np.ndarray, stronger: np.ndarray, steps: int, restarts:
     return CheckResult("more_effort", verdict, drop, 100 * (base - low), text)
 
 
-def adaptive_vs_oblivious(adaptive: np.ndarray, oblivious: np.ndarray) -> CheckResult:
-    return not_above("adaptive_vs_oblivious", adaptive, oblivious, "adaptive PGD against oblivious PGD",
+def adaptive_vs_oblivious(adaptive: np.ndarray, oblivious: np.ndarray, attacks: str = "adaptive PGD") -> CheckResult:
+    """``attacks``: what ``adaptive`` holds (per example, the worse of the adaptive attacks named)."""
+    return not_above("adaptive_vs_oblivious", adaptive, oblivious, f"{attacks} against oblivious PGD",
                      "the attack that sees the defense does worse than the one that ignores it: its gradient through the "
                      "defense misleads it (declare differentiable = False for BPDA, or randomized = True for EOT)")
 
 
-def blackbox_vs_whitebox(square: np.ndarray, whitebox: np.ndarray) -> CheckResult:
-    return not_above("blackbox_vs_whitebox", whitebox, square, "white-box adaptive PGD against black-box Square",
+def blackbox_vs_whitebox(square: np.ndarray, whitebox: np.ndarray, attacks: str = "adaptive PGD") -> CheckResult:
+    """``whitebox``: per example, the worse of the white-box attacks ``attacks`` names (and the more-effort PGD)."""
+    return not_above("blackbox_vs_whitebox", whitebox, square, f"white-box {attacks} against black-box Square",
                      "a score-based attack without gradients does better than the gradient attack: the gradients are "
                      "masked; use BPDA or unrolled gradients, and report the black-box number")
 
 
-def transfer_vs_adaptive(transfer: np.ndarray, adaptive: np.ndarray, source: str) -> CheckResult:
-    return not_above("transfer_vs_adaptive", adaptive, transfer, f"adaptive PGD against transfer from {source}",
+def transfer_vs_adaptive(transfer: np.ndarray, adaptive: np.ndarray, source: str, attacks: str = "adaptive PGD") -> CheckResult:
+    return not_above("transfer_vs_adaptive", adaptive, transfer, f"{attacks} against transfer from {source}",
                      "a transferred attack does better than the adaptive one: the adaptive gradient is masked; use BPDA "
                      "or unrolled gradients")

@@ -28,12 +28,21 @@ import torch
 
 from bench.auditing.verdicts import CheckResult, Verdict, graded, skipped
 
+# Every threshold here is set a priori, none calibrated on results.  Pintor et al. (2022) flag an indicator per
+# example and leave the share at which a whole evaluation fails open; the shares below are ours, each one line on
+# what it tolerates.
+#: Silent success: a deterministic pipeline gives 0; 5% tolerates 1 example in 20 whose margin sits at round-off.
 SILENT_FAIL = 0.05
+#: Incomplete optimisation: above 5% warns (a few slow examples); above 20%, one unbroken example in five was still
+#: climbing at the end, which fails (ours, a priori).
 INCOMPLETE_FAIL, INCOMPLETE_WARN = 0.20, 0.05
+#: Non-convergence: 10% warns; a majority (50%) ending far below their best means the step or the noise dominates.
 NONCONVERGENCE_FAIL, NONCONVERGENCE_WARN = 0.50, 0.10
+#: Unavailable gradients: Pintor et al.'s indicator is any such example; 10% tolerates a few saturated examples.
 UNAVAILABLE_FAIL = 0.10
+#: Transfer failure: 5% warns, 20% (one surrogate success in five not carrying over) fails, as for optimisation.
 TRANSFER_FAIL, TRANSFER_WARN = 0.20, 0.05
-#: Loss changes below this share of an example's loss range over the run are read as flat.
+#: Loss changes below this share of an example's loss range over the run are read as flat (ours: 5%, a round tolerance).
 FLAT = 0.05
 #: Share of its whole rise the best loss may still gain over the last tenth of the steps (a linear climb gains 0.1).
 LATE_GAIN = 0.10
@@ -51,22 +60,17 @@ def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, c
 
     ``keeps_best``: the attack returned each example's best iterate (the adaptive threat's ``select="best"``).
     """
-    if not trace:
-        why = ("the adaptive attack left no trace (not an iterative attack, or an adversarial set cached before traces "
-               "were recorded); clear the cached set to craft it again")
-        return [skipped(check, why) for check in TRACE_CHECKS]
+    n, correct = len(correct), correct.bool()
+    if not trace or trace["trace_loss"].shape[1] != n:
+        why = (f"the trace covers {trace['trace_loss'].shape[1]} examples, the evaluation {n}" if trace else
+               "the attack records no per-step trace (not the iterative engine, or an adversarial set cached before "
+               "traces were recorded: clear it to craft it again)")
+        return [_silent_success(attack_success.bool(), correct, "its success flags"),
+                *(skipped(check, why) for check in TRACE_CHECKS[1:])]
     loss, margin = trace["trace_loss"].double(), trace["trace_margin"].double()
     unavailable = trace["trace_grad_unavailable"].bool()
-    n, steps = len(correct), loss.shape[0]
-    if loss.shape[1] != n:
-        return [skipped(check, f"the trace covers {loss.shape[1]} examples, the evaluation {n}") for check in TRACE_CHECKS]
-    correct = correct.bool()
-    seen_wrong = (margin > 0).any(0) | attack_success.bool()
-    silent = float((seen_wrong & correct).double().mean()) if n else math.nan
-    checks = [CheckResult("silent_success", graded(silent, SILENT_FAIL), silent, SILENT_FAIL,
-                          f"the attack saw the pipeline err on {silent:.0%} of the examples the evaluation finds correct"
-                          + ("; declare randomized = True and evaluate over several draws, or raise eot_samples"
-                             if silent > 0 else ""))]
+    steps = loss.shape[0]
+    checks = [_silent_success((margin > 0).any(0) | attack_success.bool(), correct, "a positive margin at some step")]
     span = (loss.amax(0) - loss.amin(0)).clamp_min(1e-12)
     tail = _tail(steps)
     if steps >= 2 * tail and correct.any():
@@ -82,7 +86,8 @@ def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, c
         verdict = graded(wander, NONCONVERGENCE_FAIL, NONCONVERGENCE_WARN)
         if keeps_best and verdict is Verdict.FAIL:
             verdict = Verdict.WARN
-        kept = " (the attack returns its best iterate, so this costs optimisation, not correctness)" if keeps_best else ""
+        kept = (" (a warning only: the attack returns each example's best iterate, so a loss that falls after its best "
+                "wastes steps but leaves no weaker point to be evaluated)") if keeps_best else ""
         checks.append(CheckResult("non_convergence", verdict, wander, NONCONVERGENCE_FAIL,
                                   f"on {wander:.0%} of the examples the attack did not break, the final loss lies well below "
                                   f"the best it reached{kept}"
@@ -97,6 +102,14 @@ def trace_checks(trace: dict[str, torch.Tensor], attack_success: torch.Tensor, c
                               + ("; the gradient path is broken: use BPDA (differentiable = False) or unrolled_purify"
                                  if first > 0 else "")))
     return checks
+
+
+def _silent_success(seen_wrong: torch.Tensor, correct: torch.Tensor, how: str) -> CheckResult:
+    silent = float((seen_wrong & correct).double().mean()) if len(correct) else math.nan
+    return CheckResult("silent_success", graded(silent, SILENT_FAIL), silent, SILENT_FAIL,
+                       f"the attack saw the pipeline err ({how}) on {silent:.0%} of the examples the evaluation finds "
+                       "correct" + ("; declare randomized = True and evaluate over several draws, or raise eot_samples"
+                                    if silent > 0 else ""))
 
 
 def transfer_failure(surrogate_correct: torch.Tensor | None, correct: torch.Tensor) -> CheckResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from bench.choice import Choice
 
@@ -54,3 +54,28 @@ def graded(value: float, fail_above: float, warn_above: float = 0.0) -> Verdict:
     if value > fail_above:
         return Verdict.FAIL
     return Verdict.WARN if value > warn_above else Verdict.PASS
+
+
+#: How bad each verdict is, for choosing the worst of several attacks' results of one check.
+SEVERITY = {Verdict.SKIPPED: 0, Verdict.PASS: 1, Verdict.WARN: 2, Verdict.FAIL: 3}
+
+
+def worst_per_check(by_attack: Sequence[tuple[str, Sequence[CheckResult]]]) -> list[CheckResult]:
+    """Per check, the result of the attack it judges worst (then the larger value), the others' verdicts in its evidence.
+
+    ``by_attack``: (what the evidence calls the attack, its results), each attack giving the same checks in one order.
+    """
+    if len(by_attack) == 1:
+        name, results = by_attack[0]
+        return [CheckResult(r.check, r.verdict, r.value, r.threshold, f"{name}: {r.evidence}") for r in results]
+    merged = []
+    for results in zip(*(results for _, results in by_attack)):
+        named = list(zip((name for name, _ in by_attack), results))
+        name, worst = max(named, key=lambda pair: (SEVERITY[pair[1].verdict],
+                                                   -math.inf if math.isnan(pair[1].value) else pair[1].value))
+        measured, _, remedy = worst.evidence.partition("; ")
+        others = ", ".join(f"{other}: {r.verdict.value}" + ("" if math.isnan(r.value) else f" at {r.value:.3g}")
+                           for other, r in named if other != name)
+        evidence = f"{name}: {measured} ({others})" + (f"; {remedy}" if remedy else "")
+        merged.append(CheckResult(worst.check, worst.verdict, worst.value, worst.threshold, evidence))
+    return merged

@@ -3,8 +3,9 @@
 A plan needs the test split's size (for n) and the fingerprint that enters
 classifier keys.  For the registered datasets these are known in advance, so
 ``run --dry-run`` can show what a paper config will run on a machine without
-the files.  TinyImageNet's fingerprint hashes its validation files: without
-them, keys computed from its metadata are provisional.
+the files.  TinyImageNet's fingerprint hashes every file a load reads
+(training and validation images, labels): without them, keys computed from
+its metadata are provisional.
 """
 
 from __future__ import annotations

@@ -34,10 +34,15 @@ def _local(_address: str | None, workers: int) -> Executor:
 EXECUTORS: dict[str, Callable[[str | None, int], Executor]] = {"local": _local, "ray": _ray}
 
 
-def make_executor(name: str, ray_address: str | None = None, workers: int = 1) -> Executor:
-    """``workers``: processes of the local executor (a Ray cluster sizes itself from its resources)."""
+def check_executor(name: str, ray_address: str | None = None) -> None:
+    """Refuse an unknown executor, or a Ray address for another executor (a dry run checks this too)."""
     if name not in EXECUTORS:
         raise UserError(f"unknown executor {name!r}; use one of: {', '.join(EXECUTORS)}")
     if ray_address is not None and name != "ray":
         raise UserError("--ray-address needs --executor ray")
+
+
+def make_executor(name: str, ray_address: str | None = None, workers: int = 1) -> Executor:
+    """``workers``: processes of the local executor (a Ray cluster sizes itself from its resources)."""
+    check_executor(name, ray_address)
     return EXECUTORS[name](ray_address, workers)

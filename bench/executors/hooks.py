@@ -1,15 +1,19 @@
-"""What an executor reports to the driver: a job started, how far it is, a job finished (or was done by another process)."""
+"""What an executor asks of the driver (claim a job, look up jobs held elsewhere) and reports to it (started, how far, finished)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from bench.claims import Claim, Settled
 from bench.jobs import Job, Outcome
 
 
 class Hooks(Protocol):
-    def is_done(self, key: str) -> bool:
-        """True when the store already holds the job done (another process may have finished it)."""
+    def claim(self, key: str) -> Claim:
+        """Claim job ``key`` before dispatching it: taken, done already, or held by another live process."""
+
+    def settle(self, held: dict[str, int]) -> dict[str, Settled]:
+        """Of the jobs held by other processes (key -> their session), those they are done with, and how."""
 
     def started(self, job: Job, worker: int = 0) -> None:
         """``job`` started on worker number ``worker`` (0-based)."""

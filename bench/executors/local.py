@@ -15,11 +15,10 @@ from __future__ import annotations
 from typing import Mapping
 
 from bench.data import DatasetSplits
+from bench.executors.dispatch import next_job, record
 from bench.executors.hooks import Hooks
 from bench.executors.process_pool import WorkerPool
-from bench.executors.skip import skipped_outcome
 from bench.job_progress import JobProgress
-from bench.jobs import Job, Outcome, Status
 from bench.jobs_execute import execute
 from bench.run_context import ContextSettings, RunContext
 from bench.run_schedule import Schedule
@@ -54,37 +53,12 @@ class LocalExecutor:
                   workers: int) -> None:
         with WorkerPool(workers, settings, datasets) as pool:
             while not schedule.finished():
-                while pool.idle() and (job := next_job(schedule, hooks, wait=pool.busy())) is not None:
+                while pool.idle() and (job := next_job(schedule, hooks, busy=pool.busy())) is not None:
                     hooks.started(job, pool.submit(job))
                 if not pool.busy():
-                    continue  # jobs finished by another process freed their dependents
+                    continue  # jobs finished by another process freed their dependents, or are awaited
                 for event in pool.events():
                     if event.outcome is None:
                         hooks.advanced(event.job.key, event.fraction, event.detail)
                     else:
                         record(schedule, hooks, event.job, event.outcome)
-
-
-def next_job(schedule: Schedule, hooks: Hooks, wait: bool = False) -> Job | None:
-    """The next ready job to start, marked started; None when a job done elsewhere was taken off or nothing is ready.
-
-    ``wait``: jobs are running, so an empty ready list means waiting for them, not a cycle.
-    """
-    ready = schedule.ready()
-    if not ready:
-        if wait:
-            return None
-        raise RuntimeError("no job is ready although some are pending: the plan has a dependency cycle")
-    job = ready[0]
-    schedule.start(job)
-    if hooks.is_done(job.key):  # finished meanwhile by another process writing the same database
-        schedule.finish(job.key, True)
-        return None
-    return job
-
-
-def record(schedule: Schedule, hooks: Hooks, job: Job, outcome: Outcome) -> None:
-    """Hand ``outcome`` to the driver, then skip the dependents of a failure."""
-    hooks.finished(job, outcome)
-    for dependent in schedule.finish(job.key, outcome.status is Status.DONE):
-        hooks.finished(dependent, skipped_outcome(dependent, job))

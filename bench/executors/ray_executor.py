@@ -3,9 +3,11 @@
 Each actor holds one ``RunContext`` (datasets and classifiers loaded once per
 worker, not once per job) and asks for one GPU when the cluster has GPUs,
 otherwise one CPU.  The driver submits a job when every job it depends on is
-done, collects outcomes as they finish and is the only writer of the results
-store.  Artifacts travel through the artifact cache, so every node must see
-the same ``PUREBENCH_CACHE`` (a shared filesystem on a multi-node cluster).
+done and it has claimed the job (``bench.executors.dispatch``, as the local
+executor does), collects outcomes as they finish and is the only writer of
+the results store.  Artifacts travel through the artifact cache, so every node
+must see the same ``PUREBENCH_CACHE`` (a shared filesystem on a multi-node
+cluster).
 
 ``address`` joins an existing cluster (``ray.init(address=...)``); without it
 a local Ray instance starts with this machine's CPUs and stops at the end.
@@ -25,8 +27,9 @@ from typing import Any, Mapping
 from bench.allocator import keep_freed_memory
 from bench.data import DatasetSplits
 from bench.errors import UserError
+from bench.claims import SETTLE_SECONDS
+from bench.executors.dispatch import next_job, record
 from bench.executors.hooks import Hooks
-from bench.executors.skip import skipped_outcome
 from bench.jobs import Job, Outcome, Status
 from bench.jobs_execute import execute
 from bench.paths import cache_root
@@ -97,30 +100,22 @@ class RayExecutor:
         slots = {actor: i for i, actor in enumerate(actors)}
         idle, running = list(actors), {}
         while not schedule.finished():
-            for job in schedule.ready():
-                if not idle:
-                    break
-                schedule.start(job)
-                if hooks.is_done(job.key):
-                    schedule.finish(job.key, True)
-                    continue
+            while idle and (job := next_job(schedule, hooks, busy=bool(running))) is not None:
                 actor = idle.pop()
                 hooks.started(job, slots[actor])
                 running[actor.run.remote(job)] = (job, actor)
             if not running:
-                if schedule.ready():
-                    continue  # jobs finished by another process freed their dependents
-                raise RuntimeError("no job is ready although some are pending: the plan has a dependency cycle")
-            finished, _ = ray.wait(list(running), num_returns=1)
+                continue  # jobs finished by another process freed their dependents, or are awaited
+            finished, _ = ray.wait(list(running), num_returns=1, timeout=SETTLE_SECONDS)
+            if not finished:
+                continue  # look again at jobs held by other processes
             job, actor = running.pop(finished[0])
             outcome, alive = self._outcome(ray, finished[0], job)
             if not alive:
                 slot, actor = slots.pop(actor), worker_cls.options(**options).remote(settings)
                 slots[actor] = slot
             idle.append(actor)
-            hooks.finished(job, outcome)
-            for dependent in schedule.finish(job.key, outcome.status is Status.DONE):
-                hooks.finished(dependent, skipped_outcome(dependent, job))
+            record(schedule, hooks, job, outcome)
 
     @staticmethod
     def _outcome(ray: Any, ref: Any, job: Job) -> tuple[Outcome, bool]:

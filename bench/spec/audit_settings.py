@@ -25,6 +25,7 @@ class AuditSettings:
     binarization_n: int = 50  # examples of the binarization test (at most n)
     binarization_inner: int = 32  # inner points per example
     seed_offset: int = 1  # the binarization test's random points are drawn from seed + this
+    apgd: bool = True  # the spec's APGD under the adaptive threat beside PGD: the bound is the worst of both
 
     def identity(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +48,8 @@ def parse_audit_settings(doc: Mapping[str, Any] | None, error: type[UserError] =
             raise error(f"audit_params.{key} must be an integer >= 1, got {value!r}")
     if "seed_offset" in doc and (isinstance(doc["seed_offset"], bool) or not isinstance(doc["seed_offset"], int)):
         raise error(f"audit_params.seed_offset must be an integer, got {doc['seed_offset']!r}")
+    if "apgd" in doc and not isinstance(doc["apgd"], bool):
+        raise error(f"audit_params.apgd must be true or false, got {doc['apgd']!r}")
     eps = doc.get("unbounded_eps", 1.0)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
         raise error(f"audit_params.unbounded_eps must be a number > 0 (1.0 is the whole image range), got {eps!r}")
