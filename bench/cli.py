@@ -179,13 +179,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(results: Path, out_dir: Path | None) -> Path:
+def _report(results: Path, out_dir: Path | None, examples: bool = False) -> Path:
     """Render the report of ``results`` (default folder: reports/<run name>/); returns its index page."""
-    return render_report(results, out_dir)
+    return render_report(results, out_dir, examples=examples)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print(f"report: {_report(args.results, args.output)}")
+    print(f"report: {_report(args.results, args.output, args.examples)}")
     return 0
 
 
@@ -302,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render the report of a results database")
     p.add_argument("results", type=Path)
     p.add_argument("-o", "--output", type=Path, help="report folder (default: reports/<run name>/)")
+    p.add_argument("--examples", action="store_true",
+                   help="add per defense stack a grid of examples it wins and loses (images from the artifact cache)")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -309,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = list(argv) if argv is not None else sys.argv[1:]
+    args.argv = [parser.prog, *(argv if argv is not None else sys.argv[1:])]  # the whole command, so a bare one shows
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)

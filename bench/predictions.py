@@ -41,23 +41,30 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def defended_predictions(model: nn.Module, stack: Stack, x: torch.Tensor, batch_size: int, device: torch.device,
-                         seed: int, report: JobProgress | None = None) -> tuple[torch.Tensor, float]:
-    """Labels of ``model(stack.purify(x))`` and the seconds purification took.
+def purified(stack: Stack, x: torch.Tensor, batch_size: int, device: torch.device, seed: int,
+             report: JobProgress | None = None) -> tuple[torch.Tensor, float]:
+    """``stack.purify(x)`` in batches on ``device`` (returned on the CPU) and the seconds it took.
 
     torch's generator is seeded with ``seed`` first, so randomized stages draw
-    the same noise in every run.  ``report`` hears each purified batch.
+    the same noise in every run (and the report's examples show the draw an
+    evaluation counted).  ``report`` hears each purified batch.
     """
     report = report or JobProgress()
-    batches = -(-len(x) // batch_size)
+    total = -(-len(x) // batch_size)
     torch.manual_seed(seed)
     _sync(device)
     begin = time.perf_counter()
-    purified = []
+    batches = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            purified.append(stack.purify(x[i : i + batch_size].to(device)).cpu())
-            report.tick("batch", len(purified), batches)
+            batches.append(stack.purify(x[i : i + batch_size].to(device)).cpu())
+            report.tick("batch", len(batches), total)
     _sync(device)
-    seconds = time.perf_counter() - begin
-    return predict_labels(model, torch.cat(purified), batch_size, device), seconds
+    return torch.cat(batches), time.perf_counter() - begin
+
+
+def defended_predictions(model: nn.Module, stack: Stack, x: torch.Tensor, batch_size: int, device: torch.device,
+                         seed: int, report: JobProgress | None = None) -> tuple[torch.Tensor, float]:
+    """Labels of ``model(stack.purify(x))`` and the seconds purification took (``purified`` seeds the draw)."""
+    images, seconds = purified(stack, x, batch_size, device, seed, report)
+    return predict_labels(model, images, batch_size, device), seconds

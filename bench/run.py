@@ -118,7 +118,7 @@ def run_spec(spec: Spec, options: RunOptions = RunOptions(),
     store = Store(path)
     try:
         store.register_run(name=spec.name, spec_digest=spec.digest(), spec_json=json.dumps(spec.identity(), default=str),
-                           spec_text=spec.text, seed=spec.seed, n=spec.n, device=spec.device)
+                           spec_text=spec.text, seed=spec.seed, n=spec.n, device=spec.device, overrides=spec.overrides)
         store.start_session(executor=options.executor, device=str(device), argv=options.argv, versions=versions(),
                             code_revision=code_revision())
         store.record_plan(plan.ordered())

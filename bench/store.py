@@ -3,7 +3,8 @@
 Tables:
 
 - ``run``: one row; the spec (its TOML text and resolved form), its digest,
-  name, seed, n, device and creation date.  A database is never resumed by a
+  name, seed, n, device, creation date and the command line's overrides of
+  the spec file (``overrides_json``: spec key -> value as given).  A database is never resumed by a
   different spec (AutoAttack's ``EvaluationState`` rule).
 - ``sessions``: each invocation: dates, pid, host, executor, device, argv,
   library versions, code revision, how it ended.
@@ -40,7 +41,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import numpy as np
@@ -59,7 +60,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     name TEXT NOT NULL, spec_digest TEXT NOT NULL, spec_json TEXT NOT NULL, spec_text TEXT NOT NULL,
-    seed INTEGER NOT NULL, n INTEGER, device TEXT NOT NULL, created TEXT NOT NULL, schema_version INTEGER NOT NULL);
+    seed INTEGER NOT NULL, n INTEGER, device TEXT NOT NULL, created TEXT NOT NULL, schema_version INTEGER NOT NULL,
+    overrides_json TEXT);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, finished TEXT, pid INTEGER, host TEXT,
     executor TEXT, device TEXT, argv TEXT, versions_json TEXT, code_revision TEXT, outcome TEXT);
@@ -249,6 +251,8 @@ class Store:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            if not _has_column(c, "run", "overrides_json"):  # a database from before the column: no overrides recorded
+                c.execute("ALTER TABLE run ADD COLUMN overrides_json TEXT")
             if not _has_column(c, "plan_jobs", "labels_json"):  # a database from before the column: record_plan fills it
                 c.execute("ALTER TABLE plan_jobs ADD COLUMN labels_json TEXT")
             _add_missing_columns(c)
@@ -280,11 +284,14 @@ class Store:
     # -- run and sessions ------------------------------------------------------
 
     def register_run(self, *, name: str, spec_digest: str, spec_json: str, spec_text: str, seed: int, n: int | None,
-                     device: str) -> None:
-        """Record the run on first use; refuse a database made by another spec."""
+                     device: str, overrides: Mapping[str, Any] | None = None) -> None:
+        """Record the run on first use (``overrides``: what the command line changed in the spec file); refuse a
+        database made by another spec."""
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO run VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (name, spec_digest, spec_json, spec_text, seed, n, device, now(), SCHEMA_VERSION))
+            c.execute(f"INSERT OR IGNORE INTO run (id, {', '.join(RUN_COLUMNS)}, overrides_json) "
+                      "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (name, spec_digest, spec_json, spec_text, seed, n, device, now(), SCHEMA_VERSION,
+                       json.dumps(dict(overrides or {}), default=str)))
         check_resumable(self.path, spec_digest, spec_json)
 
     def start_session(self, *, executor: str, device: str, argv: Sequence[str], versions: dict[str, str],

@@ -124,6 +124,8 @@ def stack_worst(results: pd.DataFrame, flags: Flags) -> pd.DataFrame:
         worst = flags_interval(alive[key]) if alive[key] is not None else None
         clean_ci = flags_interval(survivors(clean_flags)) if clean_flags else None
         lowest = done.loc[done["accuracy"].idxmin()] if not done.empty else None
+        attacked = done[done["attack"] != CLEAN]
+        strongest = attacked.loc[attacked["accuracy"].idxmin()] if not attacked.empty else None  # the strongest attack
         rows.append({**dict(zip(STACK_KEYS, key)), "n": worst.n if worst else math.nan,
                      "draws": max((np.shape(f)[0] if np.ndim(f) == 2 else 1 for f in stack_flags), default=math.nan),
                      "results": len(done), "complete": len(done) == len(group),
@@ -134,6 +136,8 @@ def stack_worst(results: pd.DataFrame, flags: Flags) -> pd.DataFrame:
                      "worst_mean_draws": mean_over_draws(stack_flags),
                      "worst_column": 100 * float(lowest["accuracy"]) if lowest is not None else math.nan,
                      "worst_column_result": _result_name(lowest) if lowest is not None else None,
+                     "strongest_result": _result_name(strongest) if strongest is not None else None,
+                     "strongest_job": strongest["job_key"] if strongest is not None else None,
                      "worst_paper": paper_worst(_paper_by_base(done))})
     frame = pd.DataFrame(rows)
     return _with_gains(frame, alive) if not frame.empty else frame

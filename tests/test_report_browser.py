@@ -15,6 +15,7 @@ import pytest
 
 from bench.report import render_report
 from test_report import full_run, hand_run, write_run
+from test_report_examples import coin_run  # noqa: F401  (a fixture: a run whose artifacts are in the cache)
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
 
@@ -114,3 +115,18 @@ def test_a_script_in_a_name_is_shown_as_text(browser, tmp_path):
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text
     assert _errors(browser) == []
+
+
+def test_the_example_grid_renders_with_its_images(browser, coin_run, tmp_path):  # noqa: F811
+    index = render_report(coin_run, tmp_path / "report", examples=True)
+    _open(browser, index)
+    grids = browser.execute_script(
+        "return Array.from(document.querySelectorAll('img')).filter(i => i.getAttribute('src').startsWith('examples-'))"
+        ".map(i => [i.getAttribute('src'), i.complete, i.naturalWidth, i.clientWidth])")
+    assert len(grids) == 1, grids  # one defense stack besides none
+    assert all(complete and natural > 0 and shown > 0 for _, complete, natural, shown in grids), grids
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('section[id^=\"t-examples-\"] tbody tr')).map(r => r.cells[1].textContent)")
+    assert rows and set(rows) <= {"defense wins", "defense loses"}
+    assert _errors(browser) == []
+    _screenshot(browser, tmp_path / "examples.png")

@@ -80,7 +80,7 @@ def test_the_plan_stores_each_evaluate_jobs_labels(store):
 def test_a_database_from_before_the_labels_column_gains_it(tmp_path):
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as conn:
-        conn.executescript(SCHEMA.replace(",\n    labels_json TEXT", ""))
+        conn.executescript(SCHEMA.replace(",\n    labels_json TEXT", "").replace(",\n    overrides_json TEXT", ""))
         conn.execute("INSERT INTO run VALUES (1, 'old', 'd1', '{}', '', 0, 5, 'cpu', 'then', 1)")
         conn.execute("INSERT INTO plan_jobs VALUES ('e1', 0, 'evaluate', 'evaluate pgd', '[]')")
     assert [r["labels_json"] for r in job_rows(path)] == [None]  # read as it is: its missing cells have no labels
@@ -88,6 +88,7 @@ def test_a_database_from_before_the_labels_column_gains_it(tmp_path):
     store.record_plan([eval_job("e1", "pgd", 0.3)])
     store.close()
     assert json.loads(job_rows(path)[0]["labels_json"])["attack"] == "pgd"
+    assert run_info(path)["overrides_json"] is None  # the run gains the overrides column, empty: none were recorded
 
 
 def test_failed_job_is_retried_but_done_is_final(store):

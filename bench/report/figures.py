@@ -64,7 +64,7 @@ def _legend_below(figure: plt.Figure, axes: list[plt.Axes]) -> None:
     figure.tight_layout(rect=(0, (rows * LEGEND_ROW_INCHES + 0.1) / figure.get_figheight(), 1, 1))
 
 
-def _save(figure: plt.Figure, out_dir: Path, name: str) -> str:
+def save_figure(figure: plt.Figure, out_dir: Path, name: str) -> str:
     """Write ``name`` (a PNG) and the same figure as a PDF beside it; returns the PDF's name."""
     vector = str(Path(name).with_suffix(".pdf"))
     with atomic_path(out_dir / name) as tmp:
@@ -109,7 +109,7 @@ def lambda_figure(data: ReportData, dataset: str, out_dir: Path) -> ReportFigure
     figure.suptitle(mathtext_safe(f"{dataset}: auxiliary-aware attack, before and after purification"))
     _legend_below(figure, axes)
     name = slug(dataset, "figure4") + ".png"
-    vector = _save(figure, out_dir, name)
+    vector = save_figure(figure, out_dir, name)
     caption = ("Accuracy before purification (dashed: the classifier on the adversarial examples) and after it (solid) "
                "against lambda of the auxiliary-aware attack, one panel per classifier (the paper's Figures 4 and 5). "
                f"{BAND_CAPTION} (from its n).")
@@ -143,7 +143,7 @@ def sweep_figure(table: ReportTable, out_dir: Path) -> ReportFigure | None:
     figure.suptitle(mathtext_safe(table.title))
     _legend_below(figure, axes)
     name = f"{table.key}.png"
-    vector = _save(figure, out_dir, name)
+    vector = save_figure(figure, out_dir, name)
     title = f"Figure: {table.title[0].lower()}{table.title[1:]}"
     bands = f" {BAND_CAPTION} (n = {table.n})." if table.n else ""
     return ReportFigure(name, title, f"Accuracy (%) against {table.x}; the numbers are in the table below.{bands}", vector)

@@ -13,6 +13,7 @@ import pandas as pd
 from bench.report.load import DONE, ReportData
 from bench.report.model import MISSING, ReportTable
 from bench.report.settings import PAPER_DATASETS, preset_origin
+from bench.report.what_ran import WhatRan, what_ran
 from defenses import parse_stack
 from defenses.nrp.config import SEED_DEPARTURES
 
@@ -22,7 +23,8 @@ STATUSES = ("done", "failed", "skipped", "pending")
 @dataclass(frozen=True)
 class Provenance:
     name: str
-    description: str
+    description: str  # the spec file's, which describes what ran only when no override changed it
+    ran: WhatRan
     facts: list[tuple[str, str]]  # (what, value) in reading order
     versions: list[tuple[str, str]]
     spec_text: str
@@ -115,7 +117,8 @@ def provenance(data: ReportData) -> Provenance:
     facts += [(f"Attack presets ({dataset})", preset_origin(dataset)) for dataset in data.datasets()]
     facts += seed_departures(data)
     versions = sorted(json.loads(last.get("versions_json") or "{}").items())
-    return Provenance(name=run["name"], description=_description(run["spec_text"]), facts=facts, versions=versions,
+    return Provenance(name=run["name"], description=_description(run["spec_text"]), ran=what_ran(data), facts=facts,
+                      versions=versions,
                       spec_text=run["spec_text"], spec_json=json.dumps(data.spec, indent=1, sort_keys=True),
                       sessions=_sessions(data), jobs=_job_counts(data), missing=_missing_jobs(data),
                       complete=bool((data.jobs["status"] == DONE).all()))

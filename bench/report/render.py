@@ -4,7 +4,8 @@ viewable offline (inline CSS, no script, nothing fetched).
 
 The report is rendered from the database alone: no artifact, model or dataset
 is loaded, so it works on a machine that never ran the matrix, and on a run
-that is still going (what is missing is marked).
+that is still going (what is missing is marked).  The example grids
+(``examples=True``) are the exception: they need the run's artifact cache.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 
 from bench.atomic import output_dir, write_text_atomic
 from bench.report.adaptive import table_adaptive
 from bench.report.audit import audit_tables
 from bench.report.blackbox import table4
 from bench.report.comparisons import comparisons_table
+from bench.report.example_figures import example_figure, example_table
+from bench.report.examples import example_grids
 from bench.report.figures import lambda_figure, sweep_figure
 from bench.report.headline import headline_table, n_label, seeds_table
 from bench.report.load import ReportData, load_report_data
@@ -50,7 +54,7 @@ def _with_figures(tables: list[ReportTable], out_dir: Path) -> list[ReportTable 
     return [item for table in tables for item in (sweep_figure(table, out_dir), table)]
 
 
-def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSection:
+def dataset_section(data: ReportData, dataset: str, out_dir: Path, examples: bool = False) -> DatasetSection:
     """The tables and figures of one dataset, in the order the paper presents them."""
     section = DatasetSection(dataset, anchor(dataset))
     headline, checks = audit_tables(data, dataset)
@@ -67,10 +71,28 @@ def dataset_section(data: ReportData, dataset: str, out_dir: Path) -> DatasetSec
     if matrix is not None:
         n = single_n(data.cells[data.cells["dataset"] == dataset])
         section.add(*_with_figures(defense_sweeps(matrix, data.spec, dataset, n), out_dir))
+    if examples:
+        section.add(*example_items(data, dataset, out_dir))
     section.add(checks, attack_settings(data, dataset), defense_settings(data, dataset))
     n_text = n_label(data.cells[data.cells["dataset"] == dataset])
     section.items = [_stating_n(item, n_text) for item in section.items]
     return section
+
+
+def example_items(data: ReportData, dataset: str, out_dir: Path) -> list[ReportTable | ReportFigure]:
+    """Per defense stack, its example grid (a figure and its labels as a table); stacks without one in a table."""
+    items: list[ReportTable | ReportFigure] = []
+    skipped = []
+    for grid in example_grids(data, dataset):
+        if isinstance(grid, str):
+            skipped.append(grid)
+            continue
+        figure = example_figure(grid, out_dir)
+        items += [figure, example_table(grid)] if figure is not None else [example_table(grid)]
+    if skipped:
+        items.append(ReportTable(f"examples-{slug(dataset)}-skipped", "Stacks without examples",
+                                 "Defense stacks without a result under attack.", pd.DataFrame({"Why": skipped})))
+    return items
 
 
 def _stating_n(item: ReportTable | ReportFigure, n_text: str) -> ReportTable | ReportFigure:
@@ -96,15 +118,16 @@ def _environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def render_report(results_path: Path | str, out_dir: Path | str | None = None) -> Path:
+def render_report(results_path: Path | str, out_dir: Path | str | None = None, *, examples: bool = False) -> Path:
     """Render the report of the results database at ``results_path``; returns the path of its index.html.
 
     ``out_dir`` defaults to ``reports/<run name>/``.  Files of the same names
-    are replaced; nothing else in the folder is touched.
+    are replaced; nothing else in the folder is touched.  ``examples`` adds each
+    stack's example grid, whose images come from the artifact cache (``bench.report.examples``).
     """
     data = load_report_data(results_path)
     out = output_dir(out_dir if out_dir is not None else default_out_dir(data.run["name"]))
-    sections = [dataset_section(data, dataset, out) for dataset in data.datasets()]
+    sections = [dataset_section(data, dataset, out, examples) for dataset in data.datasets()]
     info = provenance(data)
 
     def context(item: ReportTable | ReportFigure) -> dict[str, Any]:
@@ -113,6 +136,7 @@ def render_report(results_path: Path | str, out_dir: Path | str | None = None) -
     page = _environment().get_template(TEMPLATE).render(
         run=info, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         sections=[{"dataset": s.dataset, "id": s.anchor, "items": [context(i) for i in s.items]} for s in sections],
+        matrix=context(info.ran.matrix) if info.ran.matrix is not None else None,
         provenance_tables=[context(t) for t in (info.jobs, info.missing, info.sessions) if t is not None])
     index = out / "index.html"
     write_text_atomic(index, page)

@@ -37,12 +37,22 @@ def load_spec(path: str | Path | None = None, *, overrides: Mapping[str, Any] | 
     for assignment in assignments:
         apply_assignment(doc, assignment)
     apply_overrides(doc, overrides)
-    spec = parse_spec(doc, text=text, default_name=default_name, base_dir=base_dir)
+    spec = replace(parse_spec(doc, text=text, default_name=default_name, base_dir=base_dir),
+                   overrides=_given(overrides, assignments))
     if name is not None:
         return replace(spec, name=check_name(name, "--name"))
     if overrides.keys() - {"name"} or assignments:
         return replace(spec, name=f"{spec.name}-{spec.digest()[:8]}")
     return spec
+
+
+def _given(overrides: Mapping[str, Any], assignments: Sequence[str]) -> dict[str, Any]:
+    """What the command line changed in the spec file, for provenance: ``--set`` keys with their text, then flags."""
+    given: dict[str, Any] = {}
+    for assignment in assignments:
+        key, _, raw = assignment.partition("=")
+        given[key.strip()] = raw.strip()
+    return {**given, **{key: value for key, value in overrides.items() if key != "name"}}
 
 
 def audited(spec: Spec) -> Spec:

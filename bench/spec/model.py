@@ -104,6 +104,7 @@ class Spec:
     draws: int = DEFAULT_DRAWS  # evaluations of each randomized stack
     seeds: tuple[int, ...] = ()  # the matrix once per seed; empty: ``seed`` alone
     data: dict[str, str] = field(default_factory=dict)  # local datasets' content digests, by name
+    overrides: dict[str, Any] = field(default_factory=dict)  # what flags and --set changed in the file (spec key -> value)
 
     @property
     def run_seeds(self) -> tuple[int, ...]:
