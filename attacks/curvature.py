@@ -43,9 +43,29 @@ class _ReLUWithSmoothCurvature(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
         (x,) = ctx.saved_tensors
+        return _ReLUSlope.apply(grad, x, ctx.beta), None
+
+
+class _ReLUSlope(torch.autograd.Function):
+    """``grad`` times ReLU's 0/1 slope at ``x``; its derivative in ``x`` is grad * beta * s (1 - s), s = sigmoid(beta x).
+
+    One node instead of the four a recorded ``(x > 0) + (s - s.detach())``
+    would leave in the graph: the sigmoid is computed only if a second
+    backward pass asks for it.
+    """
+
+    @staticmethod
+    def forward(ctx, grad: torch.Tensor, x: torch.Tensor, beta: float) -> torch.Tensor:  # type: ignore[override]
+        slope = (x > 0).to(grad.dtype)
+        ctx.save_for_backward(grad, x, slope)
+        ctx.beta = beta
+        return grad * slope
+
+    @staticmethod
+    def backward(ctx, outer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:  # type: ignore[override]
+        grad, x, slope = ctx.saved_tensors
         smooth = torch.sigmoid(ctx.beta * x)
-        slope = (x > 0).to(grad.dtype) + (smooth - smooth.detach())  # value: ReLU's 0/1; derivative: softplus's curvature
-        return grad * slope, None
+        return outer * slope, torch.ops.aten.sigmoid_backward(outer * grad, smooth) * ctx.beta, None
 
 
 def relu_with_smooth_curvature(x: torch.Tensor, beta: float) -> torch.Tensor:

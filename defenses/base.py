@@ -133,6 +133,15 @@ class Defense:
         """A differentiable surrogate of ``purify`` for adaptive attacks (only when ``unrollable``)."""
         raise NotImplementedError(f"{type(self).__name__} offers no unrolled purification")
 
+    @property
+    def unrolled_exact(self) -> bool:
+        """True when ``unrolled_purify`` returns ``purify``'s values bit for bit, only its derivative being a surrogate.
+
+        Adaptive attacks then take the forward value from the unrolling
+        instead of purifying every iterate a second time.
+        """
+        return False
+
     def aux_loss(self, x: torch.Tensor) -> torch.Tensor | None:
         """Per-example auxiliary loss for the auxiliary-aware attack (None: the defense has none)."""
         return None

@@ -12,8 +12,13 @@ another fresh object after ``build(ctx)``, and checks
 - the declared flags agree with what ``defenses.probes`` measures:
   ``randomized`` with two identical calls, ``differentiable`` with the
   input gradients through ``purify`` (``unrolled_purify`` for an
+<<<<<<< HEAD
   ``unrollable`` defense), and ``batch_dependent`` with whether an output
   moves when the rest of its batch is replaced;
+=======
+  ``unrollable`` defense), ``unrolled_exact`` with ``purify``'s and
+  ``unrolled_purify``'s values, and no output depends on the rest of its batch;
+>>>>>>> main
 - fitting and purifying leave the frozen classifier's weights unchanged.
 
 Every broken promise is listed in one ``DefenseContractError``; a defense that
@@ -118,11 +123,24 @@ def check_defense(defense: type[Defense] | Defense, *, params: Mapping[str, Any]
         if unrolled.unavailable > 0:
             problems.append(f"unrollable = True, but unrolled_purify gives a zero, NaN or infinite gradient for "
                             f"{unrolled.unavailable:.0%} of the examples; fix unrolled_purify or declare unrollable = False")
+        if fitted.unrolled_exact:
+            problems += _exactness_problems(fitted, x, out, seed)
     if state_digest(classifier.state_dict()) != before:
         problems.append("fit or purify changed the frozen classifier's weights; train copies, never ctx.classifier")
     if problems:
         _raise(name, problems)
     return ContractReport(name, tuple(sorted(state)), randomness, gradients, batch)
+
+
+def _exactness_problems(fitted: Defense, x: torch.Tensor, purified: torch.Tensor, seed: int) -> list[str]:
+    """``unrolled_exact`` promises ``purify``'s values: adaptive attacks then skip ``purify`` and use the unrolling's."""
+    with torch.enable_grad():
+        unrolled = _seeded_call(fitted.unrolled_purify, x.clone().requires_grad_(True), seed).detach()
+    if unrolled.shape == purified.shape and torch.equal(unrolled, purified):
+        return []
+    differ = (unrolled != purified).flatten(1).any(1).float().mean() if unrolled.shape == purified.shape else 1.0
+    return [f"unrolled_exact = True, but unrolled_purify's values differ from purify's for {differ:.0%} of the examples; "
+            "return purify's values from unrolled_purify (the surrogate only in the backward pass) or leave unrolled_exact False"]
 
 
 def _raise(name: str, problems: list[str]) -> None:

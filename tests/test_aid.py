@@ -150,6 +150,16 @@ def test_unrolled_ste_forward_equals_purify(natural_cnn, train_split, aid, x_tes
     assert torch.equal(other.unrolled_purify(x_test.clone().requires_grad_(True)).detach(), aid.purify(x_test))
 
 
+def test_only_the_straight_through_sign_is_exact(natural_cnn, train_split, aid, x_test):
+    """``unrolled_exact`` lets adaptive attacks skip ``purify``; the tanh surrogate's values are not Algorithm 2's."""
+    assert aid.unrolled_exact and not AIDPurifier().unrolled_exact  # unbuilt: no configuration to vouch for
+    smooth = AIDPurifier(**TINY, surrogate="tanh")
+    smooth.build(context(natural_cnn, train_split))
+    smooth.load_state_dict(aid.state_dict())
+    assert not smooth.unrolled_exact
+    assert not torch.equal(smooth.unrolled_purify(x_test.clone().requires_grad_(True)).detach(), aid.purify(x_test))
+
+
 def test_box_gradient_on_a_piecewise_linear_network(natural_cnn, train_split, aid, x_test):
     """With ReLU and max-pooling the second-order path is zero: only the clips shape d x_pur / d x."""
     grads = {}

@@ -146,6 +146,23 @@ class BrokenUnrolling(UndeclaredQuantiser):
         return self.purify(x)
 
 
+class ExactUnrolling(UndeclaredQuantiser):
+    """Quantised values forward, the blur's derivative backward: an exact unrolling."""
+
+    differentiable = False
+    unrollable = True
+    unrolled_exact = True
+
+    def unrolled_purify(self, x):
+        blurred = Smooth.purify(self, x)
+        return self.purify(x).detach() + (blurred - blurred.detach())
+
+
+class ClaimsAnExactUnrolling(ExactUnrolling):
+    def unrolled_purify(self, x):
+        return Smooth.purify(self, x)  # the blur's values, not the quantised ones
+
+
 class TrainsTheClassifier(Smooth):
     def fit(self, ctx: FitContext) -> None:
         super().fit(ctx)
@@ -167,6 +184,7 @@ VIOLATIONS = [
     (BatchMean, "other examples of the batch.*or declare batch_dependent = True"),
     (DeclaredBatchWithout, "declare batch_dependent = False"),
     (BrokenUnrolling, "unrolled_purify gives a zero"),
+    (ClaimsAnExactUnrolling, "unrolled_exact = True, but unrolled_purify's values differ from purify's for 100%"),
     (TrainsTheClassifier, "changed the frozen classifier"),
 ]
 
@@ -179,6 +197,10 @@ def test_a_defense_that_keeps_every_promise_passes(tiny):
 
 def test_a_declared_batch_dependence_passes(tiny):
     assert check_defense(DeclaredBatchMean, **tiny).batch.batch_dependent
+
+
+def test_an_exact_unrolling_passes(tiny):
+    assert check_defense(ExactUnrolling, **tiny).name == "ExactUnrolling"
 
 
 def test_an_instance_is_checked_as_the_harness_uses_it(tiny):

@@ -42,6 +42,25 @@ class UnrollableQuantise(Quantise):
         return 0.5 * x + 0.25
 
 
+class ExactUnrollableQuantise(Quantise):
+    """The quantised values with the surrogate's derivative (0.5), counting the purifications."""
+
+    unrollable = True
+    unrolled_exact = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def purify(self, x):
+        self.calls += 1
+        return super().purify(x)
+
+    def unrolled_purify(self, x):
+        surrogate = 0.5 * x + 0.25
+        return self.purify(x).detach() + (surrogate - surrogate.detach())
+
+
 class Noise(Defense):
     """Randomized: additive Gaussian noise, counting its calls."""
 
@@ -154,6 +173,17 @@ def test_unrolled_stage_uses_the_surrogate_gradient_and_the_real_forward(natural
     assert torch.equal(auto(x), natural_cnn(defense.purify(x)))
     bpda = DefendedPipeline(natural_cnn, stack(defense), gradient="bpda")
     assert torch.allclose(input_gradient(bpda, x, ce(y)), straight)
+
+
+def test_an_exact_unrolling_gives_the_forward_value_without_a_second_purification(natural_cnn, batch):
+    x, y = batch
+    exact, inexact = ExactUnrollableQuantise(), UnrollableQuantise()
+    pipeline = DefendedPipeline(natural_cnn, stack(exact))
+    gradient = input_gradient(pipeline, x, ce(y))
+    assert exact.calls == 1  # the unrolling's own; the forward value is taken from it
+    assert torch.equal(gradient, input_gradient(DefendedPipeline(natural_cnn, stack(inexact)), x, ce(y)))
+    with torch.enable_grad():
+        assert torch.equal(pipeline(x.clone().requires_grad_(True)), natural_cnn(exact.purify(x)))
 
 
 def test_unrolled_mode_needs_unrollable_stages(natural_cnn):

@@ -16,6 +16,9 @@ a stage depends on the stage's declarations and the gradient mode:
 
 Both substitutes are BPDA in Athalye et al.'s sense: the forward value is
 ``purify(x)``, the backward pass is that of a differentiable approximation.
+A stage whose unrolling is ``unrolled_exact`` (its values are ``purify``'s,
+bit for bit) takes its forward value from the unrolling, so each iterate is
+purified once, not twice.
 ``relu_beta`` builds the unrolled purification with softplus_beta's second
 derivative for ReLU (``attacks.curvature``; inf, the default here: ReLU's
 own): a purification that follows a ReLU network's gradient depends on its
@@ -73,6 +76,8 @@ def unrolled_stage(defense: Defense, x: torch.Tensor, relu_beta: float = math.in
         return defense.purify(x)
     with relu_curvature(relu_beta):
         surrogate = defense.unrolled_purify(x)
+    if defense.unrolled_exact:  # its values are the purification's: purifying again would only repeat them
+        return surrogate
     return straight_through(defense.purify(x.detach()), surrogate)
 
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from bench.models.frozen import frozen
 from defenses.aid.augment import T_CLEAN
-from defenses.aid.config import AIDConfig
+from defenses.aid.config import AIDConfig, Surrogate
 from defenses.aid.discriminator import Discriminator
 from defenses.aid.features import classifier_dtype, pooled_taps, tap_widths
 from defenses.aid.presets import PRESETS, resolve
@@ -114,6 +114,11 @@ class AIDPurifier(PresetDefense):
         with frozen(self.classifier):
             return unrolled_purify(self.logits, x, eps=cfg.eps, step=cfg.step, steps=cfg.steps,
                                    surrogate=cfg.surrogate, temperature=cfg.temperature, box_gradient=cfg.box_gradient)
+
+    @property
+    def unrolled_exact(self) -> bool:
+        """The straight-through sign keeps Algorithm 2's values (``defenses.aid.unrolled``); ``tanh`` does not."""
+        return self.config is not None and self.config.surrogate is Surrogate.STE
 
     def aux_loss(self, x: torch.Tensor) -> torch.Tensor:
         """Per-example BCE of D towards "clean" (t = 0), differentiable in ``x``: L_D of eq. 2."""
