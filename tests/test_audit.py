@@ -263,6 +263,26 @@ def test_the_logits_check_fails_a_classifier_returning_probabilities(natural_cnn
     assert logits_verdict(natural_cnn) is Verdict.PASS
 
 
+class DeclaredBatchMix(BatchMix):
+    """The same batch mixing, declared: not a false claim, but its accuracies hold for its batches only."""
+
+    batch_dependent = True
+
+
+def test_batch_dependence_fails_when_undeclared_and_warns_when_declared(natural_cnn, mnist):
+    x, y = mnist.test.x[:8], mnist.test.y[:8]
+
+    def batch_check(defense: Defense) -> CheckResult:
+        stack = Stack([(type(defense).__name__, defense)])
+        checks = declared_checks(natural_cnn, stack, DefendedPipeline(natural_cnn, stack), x, y, torch.Generator().manual_seed(0))
+        return _by_check(checks)["batch_independence"]
+
+    assert batch_check(BatchMix()).verdict is Verdict.FAIL
+    declared = batch_check(DeclaredBatchMix())
+    assert declared.verdict is Verdict.WARN and "declares (batch_dependent)" in declared.evidence
+    assert batch_check(Blur()).verdict is Verdict.PASS
+
+
 def test_without_a_trace_silent_success_is_read_from_the_success_flags_and_the_rest_skipped():
     correct = torch.ones(4, dtype=torch.bool)
     results = _by_check(trace_checks({}, torch.zeros(4, dtype=torch.bool), correct))
