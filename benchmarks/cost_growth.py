@@ -454,7 +454,7 @@ def planned_jobs(spec_path: Path) -> list[dict[str, Any]]:
     plan = build_plan(load_spec(spec_path), read_data=False)
     records = []
     for job in plan.ordered():
-        record = job_record(job)
+        record = job_record(job, plan.spec.components)
         if record["kind"] == "evaluate":
             record["draws"] = job.task.draws
         elif record["kind"] == "craft":
