@@ -104,7 +104,6 @@ from bench.models import ARCHS  # noqa: E402
 from bench.plan import build_plan  # noqa: E402
 from bench.plan_records import job_record  # noqa: E402
 from bench.spec import load_spec  # noqa: E402
-from defenses import DEFENSES  # noqa: E402
 from defenses.aid.discriminator import Discriminator as AIDDiscriminator  # noqa: E402
 from defenses.aid.features import tap_widths  # noqa: E402
 from defenses.defensegan.networks import Discriminator as GANDiscriminator  # noqa: E402
@@ -458,8 +457,7 @@ def planned_jobs(spec_path: Path) -> list[dict[str, Any]]:
         if record["kind"] == "evaluate":
             record["draws"] = job.task.draws
         elif record["kind"] == "craft":
-            stages = [s.instance if s.instance is not None else DEFENSES.create(s.base, **s.params)
-                      for s in job.task.stack or ()]
+            stages = [plan.spec.components.defenses[s.label] for s in job.task.stack or ()]  # built by validation
             record["eot"] = record["threat"]["params"].get("eot_samples", 1) if any(s.randomized for s in stages) else 1
         records.append(record)
     return records
