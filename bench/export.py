@@ -84,11 +84,16 @@ def _number(column: str, value: Any) -> str | None:
     return None
 
 
-def _cell(column: str, value: Any) -> str:
+def _text(column: str, value: Any, escape: Callable[[str], str]) -> str:
+    """A cell's text: empty for a missing value, a formatted number, or the value's text through ``escape``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     number = _number(column, value)
-    return number if number is not None else str(value).replace("|", "\\|")
+    return number if number is not None else escape(str(value))
+
+
+def _cell(column: str, value: Any) -> str:
+    return _text(column, value, lambda text: text.replace("|", "\\|"))
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
@@ -104,10 +109,7 @@ def _json(frame: pd.DataFrame, caption: str, key: str) -> str:
 
 
 def _latex_text(column: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    number = _number(column, value)
-    return number if number is not None else latex.escape(str(value))
+    return _text(column, value, latex.escape)
 
 
 def _latex(frame: pd.DataFrame, caption: str, key: str) -> str:
