@@ -51,7 +51,7 @@ AUXAWARE_GRAD = 2.6  # the auxiliary-aware loss adds the discriminator on the cl
 #: each of its attacks; C&W aborts early): the fraction of the budget they use, from the main job.
 BUDGET_USED = {"autoattack": 0.15}
 LOAD_SECONDS = 1.0  # a given classifier or a zoo model is loaded, not trained
-TIMING_IMAGES = 8 + 256  # the clean evaluation's purification timing (bench.jobs_execute)
+TIMING_IMAGES = 1 + 8  # the clean evaluation's purification timing at batch size 1 (bench.jobs_execute)
 AUDIT_PASSES = 5  # passes through the stack per example of the declared, traces and sanity checks (main job: 0.03-0.8 s)
 BINARIZATION_PASSES = 18  # per example and inner step (main job: 15 s for aid, 0.5 s for none at 12 x 16)
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from bench.errors import InvalidInputError
 from bench.job_progress import JobProgress
+from defenses.timing import BatchClock
 
 if TYPE_CHECKING:
     from defenses.stack import Stack
@@ -42,8 +43,8 @@ def _sync(device: torch.device) -> None:
 
 
 def purified(stack: Stack, x: torch.Tensor, batch_size: int, device: torch.device, seed: int,
-             report: JobProgress | None = None) -> tuple[torch.Tensor, float]:
-    """``stack.purify(x)`` in batches on ``device`` (returned on the CPU) and the seconds it took.
+             report: JobProgress | None = None) -> tuple[torch.Tensor, BatchClock]:
+    """``stack.purify(x)`` in batches on ``device`` (returned on the CPU) and the wall and CPU seconds it took.
 
     torch's generator is seeded with ``seed`` first, so randomized stages draw
     the same noise in every run (and the report's examples show the draw an
@@ -53,18 +54,19 @@ def purified(stack: Stack, x: torch.Tensor, batch_size: int, device: torch.devic
     total = -(-len(x) // batch_size)
     torch.manual_seed(seed)
     _sync(device)
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), time.process_time()
     batches = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             batches.append(stack.purify(x[i : i + batch_size].to(device)).cpu())
             report.tick("batch", len(batches), total)
     _sync(device)
-    return torch.cat(batches), time.perf_counter() - begin
+    clock = BatchClock(len(x), min(batch_size, len(x)), time.perf_counter() - begin, time.process_time() - cpu)
+    return torch.cat(batches), clock
 
 
 def defended_predictions(model: nn.Module, stack: Stack, x: torch.Tensor, batch_size: int, device: torch.device,
-                         seed: int, report: JobProgress | None = None) -> tuple[torch.Tensor, float]:
-    """Labels of ``model(stack.purify(x))`` and the seconds purification took (``purified`` seeds the draw)."""
-    images, seconds = purified(stack, x, batch_size, device, seed, report)
-    return predict_labels(model, images, batch_size, device), seconds
+                         seed: int, report: JobProgress | None = None) -> tuple[torch.Tensor, BatchClock]:
+    """Labels of ``model(stack.purify(x))`` and the time purification took (``purified`` seeds the draw)."""
+    images, clock = purified(stack, x, batch_size, device, seed, report)
+    return predict_labels(model, images, batch_size, device), clock

@@ -4,6 +4,13 @@
 convolutions with max-pooling, then a hidden fully connected layer), narrowed
 (16/32 channels, 256 hidden units) so adversarial training fits a 2-core CPU.
 ``lenet`` is a different small network, the default S!=T transfer source there.
+
+``smallcnn`` keeps its convolution weights channels-last, so its activations
+are channels-last too: oneDNN's convolutions and max-pooling run faster on
+that layout (benchmarks/README.md, "Channels-last"), and the max-pooling's
+cost no longer depends on the input's values.  Outputs and gradients are the
+same up to float rounding; the state dict holds the same values, and caches
+store it contiguous.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ class SmallCNN(TappedClassifier):
         stem = nn.Sequential(self.conv1, self.relu1, self.pool, self.conv2, self.relu2, self.pool)
         self.fc1, self.relu3 = nn.Linear(_flat_size(stem, image_shape), hidden), nn.ReLU()
         self.fc2 = nn.Linear(hidden, num_classes)
+        self.to(memory_format=torch.channels_last)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.relu1(self.conv1(x)))

@@ -146,7 +146,8 @@ def table2(data: ReportData, dataset: str) -> ReportTable | None:
     averaged = (f" (the mean of {', '.join(map(str, single_images))} calls on the first test images, and their standard "
                 "deviation)" if single_images else "")
     note = (f"Purification alone, timed once per classifier and stack by its clean evaluation: seconds per image at batch "
-            f"size 1{averaged}, and images per second at a large batch (the first test images tiled up to it), by the wall "
+            f"size 1{averaged}, and images per second at a large batch (the clean evaluation's own purification of its n test "
+            "images at the evaluation batch size, the first draw's for a randomized stack), by the wall "
             "clock and by this process's CPU time (which leaves out waiting for busy cores on a shared machine, and GPU "
             "work). Training: the summed fit seconds of the stack's stages (the crafting of training attacks included), "
             "0 for a stack without training; per stage beside it. While evaluating: purification seconds per image over "

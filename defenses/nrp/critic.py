@@ -24,6 +24,7 @@ class Critic(nn.Module):
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), act,
         )
         self.out = nn.Linear(2 * width, 1)
+        self.to(memory_format=torch.channels_last)  # faster convolutions on the CPU (benchmarks/README.md, "Channels-last")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.features(x).mean(dim=(2, 3))).squeeze(1)

@@ -47,6 +47,7 @@ class PurifierNet(nn.Module):
         self.act = nn.LeakyReLU(0.1)
         self.trunk = nn.Sequential(*(ResidualBlock(width) for _ in range(blocks)))
         self.conv_last = nn.Conv2d(width, channels, 3, padding=1)
+        self.to(memory_format=torch.channels_last)  # faster convolutions on the CPU (benchmarks/README.md, "Channels-last")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv_last(self.trunk(self.act(self.conv_first(x))))
