@@ -91,6 +91,7 @@ class Planner:
         self._data = self.plan.datasets
         self._attacks: dict[tuple[str, str], tuple[AttackRef, tuple[float, ...]]] = {}
         self._pairs: set[tuple[str, str]] = set()
+        self._audits: list[tuple[ClassifierRef, str, tuple[StageRef, ...], int]] = []
         self.seed = spec.seed  # of the jobs being planned: the matrix is planned once per seed of the spec
 
     def build(self) -> Plan:
@@ -98,6 +99,9 @@ class Planner:
             self.seed = seed
             for block in self.spec.blocks:
                 self._block(block)
+            for audit in self._audits:  # after the matrix, so that an audit can read the matrix's own sets
+                plan_audit(self, *audit)
+            self._audits.clear()
         return self.plan
 
     # -- helpers -------------------------------------------------------------
@@ -191,14 +195,24 @@ class Planner:
         attack, eps = self._attacks[(label, dataset)]
         return attack, eps, attack.code
 
-    def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
-               threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job:
+    def _craft_key(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
+                   threat: ThreatRef, version: str, eps: float, lam: float | None, n: int) -> str:
         note = self._gradient_note(threat, stack)
         identity = {"kind": "advset", "target": target.key, "stack": [s.key for s in stack] if stack is not None else None,
                     "attack": {"base": attack.base, "params": attack.params, **code},
                     "threat": {"model": threat.model, "params": threat.params, "version": version},
                     "eps": eps, "lam": lam, "seed": self.seed, "n": n, "batch_size": self.spec.batch_size}
-        key = content_key({**identity, "gradient_note": note} if note else identity)
+        return content_key({**identity, "gradient_note": note} if note else identity)
+
+    def _has_craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
+                   threat: ThreatRef, version: str, eps: float, lam: float | None, n: int) -> bool:
+        """Whether the plan already crafts this set."""
+        return f"craft-{self._craft_key(target, stack, attack, code, threat, version, eps, lam, n)}" in self.plan.jobs
+
+    def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
+               threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job:
+        note = self._gradient_note(threat, stack)
+        key = self._craft_key(target, stack, attack, code, threat, version, eps, lam, n)
         task = CraftTask(key, target, stack, attack, threat, eps, lam, self.seed, n, self.spec.batch_size)
         deps = (f"train-{target.key}",) + tuple(s.fit_job for s in stack or () if s.needs_fit)
         versus = f" vs {'+'.join(s.label for s in stack)}" if stack is not None else ""
@@ -253,7 +267,7 @@ class Planner:
                                                                  threat=CLEAN_THREAT, threat_model=CLEAN_THREAT, eps=0.0, lam=None,
                                                                  source=None, source_kind=None, source_classifier=None))
             if block.audit:
-                plan_audit(self, ref, name, stages, n)
+                self._audits.append((ref, name, stages, n))
         threats = [self.spec.components.threat(t) for t in block.threats]
         models: dict[str, ThreatModel] = {threat.label: threat.instance for threat in threats}
         crafters = {None: (ref, dict(source=None, source_kind=None, source_classifier=None))}

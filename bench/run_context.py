@@ -52,6 +52,11 @@ class AdvSet:
     crafted_now: bool
     trace: dict[str, torch.Tensor]  # an iterative attack's steps (``attacks.trace.TRACE_TENSORS``); empty for others
 
+    def head(self, n: int) -> "AdvSet":
+        """The set of the first ``n`` examples (a larger set's examples are crafted independently of each other)."""
+        return AdvSet(self.x_adv[:n], self.success[:n], self.metadata, self.crafted_now,
+                      {name: steps[:, :n] for name, steps in self.trace.items()})
+
 
 
 

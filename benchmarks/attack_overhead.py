@@ -19,6 +19,9 @@ machine touches all of them.  Each round records the process's CPU time and
 the wall time; the table gives each one's fastest round.  CPU time is the
 steadier measure where other processes share the cores (it excludes the time
 spent waiting for one); it equals the work done when torch runs one thread.
+``--load K`` starts K busy processes (one-thread matrix products) beside the
+measurement for its whole duration, so that "under load" is one command; its
+``--record`` goes to the "Attack overhead under load" section instead.
 ``--record`` writes the table, the command and the machine into the "Attack
 overhead" section of benchmarks/README.md.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import multiprocessing
 import os
 import resource
 import sys
@@ -53,6 +57,7 @@ except ImportError:  # an optional second peer
     torchattacks = None
 
 HEADING = "## Attack overhead"
+LOADED_HEADING = "## Attack overhead under load"
 METHOD = """What is measured.  Each run is timed as a whole, interleaved with the others
 for every round; "CPU" is the process's CPU time (user + system), steadier
 than wall time where other processes share the cores.  purebench's PGD asks
@@ -72,6 +77,14 @@ def bare_passes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps:
         torch.autograd.grad(F.cross_entropy(model(x_in), y, reduction="sum"), x_in)
 
 
+def busy() -> None:
+    """Load for ``--load``: one-thread matrix products until terminated."""
+    torch.set_num_threads(1)
+    a = torch.rand(512, 512)
+    while True:
+        a = (a @ a).clamp_(0.0, 1.0)
+
+
 def engine_arithmetic(x: torch.Tensor, start: torch.Tensor, eps: float, step: float, steps: int) -> None:
     """The engine's own per-step work without the network: ascent direction, step, projection."""
     x_adv, grad = start, start - x
@@ -85,6 +98,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="test images in the batch (default: 1000)")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default: 5)")
     parser.add_argument("--record", action="store_true", help="write the results into benchmarks/README.md")
+    parser.add_argument("--load", type=int, default=0, help="busy processes to run beside the measurement (default: 0)")
     parser.add_argument("--allocator", choices=["kept", "default"], default="kept",
                         help="glibc thresholds: purebench's (kept, as run_bench.py sets them) or glibc's default")
     args = parser.parse_args()
@@ -127,6 +141,9 @@ def main() -> None:
         **({"torchattacks PGD": torchattacks_pgd} if torchattacks is not None else {}),
         f"engine arithmetic alone, {steps} steps": lambda: engine_arithmetic(x, x_start, eps, step, steps),
     }
+    load = [multiprocessing.get_context("spawn").Process(target=busy, daemon=True) for _ in range(args.load)]
+    for process in load:
+        process.start()
     bare_passes(model, x, y, 2)  # warm-up: allocator and kernels
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     system: dict[str, list[float]] = {name: [] for name in runs}
@@ -139,6 +156,9 @@ def main() -> None:
             cpu[name].append(time.process_time() - start_cpu)
             system[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_stime - start_sys)
             wall[name].append(time.perf_counter() - start_wall)
+    load_average = os.getloadavg()[0]
+    for process in load:
+        process.terminate()
 
     lines = ["| run | CPU s | of which system s | CPU / bare | wall s | wall / bare | robust accuracy |",
              "|---|---|---|---|---|---|---|"]
@@ -150,10 +170,10 @@ def main() -> None:
     versus_fb = {kind: min(t["purebench pgd"]) / min(t["foolbox LinfPGD"]) for kind, t in (("CPU", cpu), ("wall", wall))}
     versus_ta = ({kind: min(t["purebench pgd"]) / min(t["torchattacks PGD"]) for kind, t in (("CPU", cpu), ("wall", wall))}
                  if "torchattacks PGD" in runs else None)
-    load = os.getloadavg()[0]
     command = command_line()
+    beside = f", {args.load} busy process(es) beside it" if args.load else ""
     machine = (f"{cpu_model()}, {torch.get_num_threads()} torch thread(s) of {os.cpu_count()} cores, torch {torch.__version__}, "
-               f"load average {load:.1f} at the end of the run")
+               f"load average {load_average:.1f} at the end of the measurement{beside}")
     table = "\n".join(lines)
     peer_ta = (f"purebench pgd / torchattacks PGD: {versus_ta['CPU']:.3f} in CPU time, {versus_ta['wall']:.3f} in wall time.  "
                if versus_ta is not None else "torchattacks is not installed: no second peer.  ")
@@ -164,7 +184,7 @@ def main() -> None:
     print(table)
     print(summary)
     if args.record:
-        record_section(HEADING, f"`{command}` ({datetime.date.today()}; {machine})\n\n{table}\n\n{summary}\n\n{METHOD}")
+        record_section(LOADED_HEADING if args.load else HEADING, f"`{command}` ({datetime.date.today()}; {machine})\n\n{table}\n\n{summary}\n\n{METHOD}")
         print("recorded in benchmarks/README.md")
 
 

@@ -385,6 +385,37 @@ def test_the_audit_s_apgd_is_the_matrix_s_adaptive_apgd_and_can_be_switched_off(
     assert off.counts()[JobKind.CRAFT] == plan.counts()[JobKind.CRAFT]  # the matrix still crafts its own APGD sets
 
 
+@pytest.mark.parametrize("audit_first", [False, True])
+def test_a_smaller_audit_reads_the_first_examples_of_the_matrix_s_own_sets(audit_first):
+    audited = {"defenses": ["none", "aid"], "attacks": ["square"], "threats": ["blackbox"], "audit": True}
+    adaptive = {"defenses": ["none", "aid"], "attacks": ["pgd", "apgd"], "threats": ["oblivious", "adaptive"]}
+    doc = {"archs": ["smallcnn"], "recipes": ["natural"], "n": 20, "attack_params": {"apgd": {"n_iter": 10}},
+           "audit_params": {"n": 8}, "matrix": [audited, adaptive] if audit_first else [adaptive, audited]}
+    plan = build_plan(parse_spec(doc))
+    matrix = {j.task.advset.key: j.task.advset for j in plan.ordered() if j.kind.value == "evaluate" and j.task.advset is not None}
+    sanity = [j for j in plan.ordered() if j.kind.value == "audit" and j.task.part == "sanity"]
+    assert len(sanity) == 2
+    for job in sanity:
+        crafts = dict(job.task.crafts)
+        assert job.task.labels.n == 8
+        assert all(crafts[role].key in matrix and crafts[role].n == 20 for role in ("oblivious", "adaptive", "adaptive_apgd"))
+        assert all(crafts[role].key not in matrix and crafts[role].n == 8 for role in ("half_eps", "unbounded", "effort", "square"))
+    alone = build_plan(parse_spec({**doc, "matrix": [audited]}))  # no matrix set to read: the audit crafts its own, on 8
+    own = dict(next(j for j in alone.ordered() if j.kind.value == "audit" and j.task.part == "sanity").task.crafts)
+    assert all(task.n == 8 for task in own.values())
+
+
+def test_an_adversarial_set_s_head_is_its_first_examples_with_their_steps():
+    from bench.run_context import AdvSet
+
+    trace = {"trace_loss": torch.arange(12.0).view(3, 4), "trace_margin": -torch.arange(12.0).view(3, 4),
+             "trace_grad_unavailable": torch.zeros(3, 4, dtype=torch.uint8)}
+    advset = AdvSet(torch.rand(4, 1, 2, 2), torch.tensor([True, False, True, False]), {"eps": 0.3}, False, trace)
+    head = advset.head(2)
+    assert torch.equal(head.x_adv, advset.x_adv[:2]) and torch.equal(head.success, torch.tensor([True, False]))
+    assert all(torch.equal(head.trace[name], trace[name][:, :2]) for name in trace) and head.metadata == {"eps": 0.3}
+
+
 def test_cli_audit_end_to_end(natural_cnn, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     checkpoint = tmp_path / "mine.pt"

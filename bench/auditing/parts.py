@@ -34,7 +34,7 @@ from bench.auditing.verdicts import CheckResult, worst_per_check
 from bench.choice import Choice
 from bench.jobs import AuditTask
 from bench.predictions import defended_predictions
-from bench.run_context import RunContext
+from bench.run_context import AdvSet, RunContext
 from defenses.stack import Stack
 
 
@@ -119,9 +119,13 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
     crafts = dict(task.crafts)
     note = THREATS.create(params["threat_base"], **threat).gradient_note(stack.stages)  # e.g. BPDA through a stage
 
+    def advset(role: Role) -> AdvSet:
+        """The role's set on the audit's examples (the matrix's own set, on more examples, may serve the audit)."""
+        return ctx.advset(crafts[role.value]).head(task.labels.n)
+
     def correct(role: Role) -> np.ndarray:
         """Per example: correct on every draw of the stack (one for a deterministic stack), as the evaluate jobs count."""
-        x_adv = ctx.advset(crafts[role.value]).x_adv
+        x_adv = advset(role).x_adv
         draws = [defended_predictions(model, stack, x_adv, task.batch_size, ctx.device, task.seed + draw)[0] == split.y
                  for draw in range(params["draws"])]
         return torch.stack(draws).all(0).numpy()
@@ -136,11 +140,11 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
         for role, name in ADAPTIVE_ROLES.items():
             if role.value not in crafts:
                 continue
-            advset = ctx.advset(crafts[role.value])
+            adv = advset(role)
             flags = torch.from_numpy(correct(role))
-            surrogate = _surrogate_correct(model, pipeline, advset.x_adv, split.y, task.batch_size, ctx.device)
+            surrogate = _surrogate_correct(model, pipeline, adv.x_adv, split.y, task.batch_size, ctx.device)
             by_attack.append((f"{name}, {note}" if note else name,
-                              [*trace_checks(advset.trace, advset.success, flags, keeps_best),
+                              [*trace_checks(adv.trace, adv.success, flags, keeps_best),
                                transfer_failure(surrogate, flags)]))
         return worst_per_check(by_attack), {}
     if part is Part.SANITY:

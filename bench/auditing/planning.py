@@ -7,7 +7,12 @@ examples, and beside it the spec's APGD (``audit_params.apgd``; CE unless the
 spec's ``attack_params.apgd`` says otherwise) under the same threat at the
 same eps, so that the audit's bound is the worst of two different
 optimisers.  They are ordinary craft jobs, so an adversarial set the matrix
-also asks for (same attack, threat, eps and n) is crafted once.
+also asks for (same attack, threat, eps and n) is crafted once.  Where the
+matrix crafts the audit's oblivious PGD, adaptive PGD or adaptive APGD on
+more examples (its n), the audit reads that set's first examples instead of
+crafting its own (``bench.auditing.parts``): each example's attack does not
+depend on the others in its batch, so the audit judges the very examples the
+matrix counts, at no cost.  The planner plans the audits after the matrix.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ class Planner(Protocol):
     def _craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
                threat: ThreatRef, version: str, eps: float, lam: float | None, n: int, consumer: str) -> Job: ...
 
+    def _has_craft(self, target: ClassifierRef, stack: tuple[StageRef, ...] | None, attack: AttackRef, code: dict[str, Any],
+                   threat: ThreatRef, version: str, eps: float, lam: float | None, n: int) -> bool: ...
+
     def _add(self, job: Job, consumer: str) -> Job: ...
 
     def _info(self, name: str) -> DatasetInfo: ...
@@ -43,6 +51,8 @@ VERSION = "3"
 AUDIT_ATTACK = "pgd"
 SECOND_ATTACK = "apgd"
 SQUARE = "square"
+#: The roles whose sets the matrix may craft as well: the audit reads the matrix's where it has them.
+MATRIX_ROLES = frozenset({Role.OBLIVIOUS, Role.ADAPTIVE, Role.ADAPTIVE_APGD})
 
 
 def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[StageRef, ...], n_spec: int) -> None:
@@ -75,8 +85,9 @@ def plan_audit(planner: Planner, ref: ClassifierRef, name: str, stages: tuple[St
     crafts: dict[Role, Job] = {}
     for role, (attack, attack_code, threat, role_eps) in variants.items():
         model = threat.instance
-        crafts[role] = planner._craft(ref, stages if model.depends_on_stack else None, attack, attack_code, threat,
-                                      model.VERSION, role_eps, None, n, consumer=f"{consumer}/{role.value}")
+        target = (ref, stages if model.depends_on_stack else None, attack, attack_code, threat, model.VERSION, role_eps, None)
+        shared = role in MATRIX_ROLES and n < n_spec and planner._has_craft(*target, n_spec)
+        crafts[role] = planner._craft(*target, n_spec if shared else n, consumer=f"{consumer}/{role.value}")
     labels = AuditLabels(ref.dataset, ref.arch, ref.recipe, ref.seed, name, n)
     params = {"settings": settings.identity(), "eps": eps, "attack": dict(pgd.params), "threat": dict(adaptive.params), "threat_base": adaptive.model,
               "effort_steps": effort_steps, "classes": planner._info(ref.dataset).num_classes,
