@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_resume import REPO, command, done_count, environment, job_statuses, results
+from test_resume import REPO, command, done_count, environment, job_statuses, results, run_to_the_end, written_spec
 
 SPEC = """
 name = "split"
@@ -65,10 +65,7 @@ def claims_left(db: Path) -> int:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("claims")
-    spec = root / "split.toml"
-    spec.write_text(SPEC)
-    return root, spec
+    return written_spec(tmp_path_factory, "claims", "split.toml", SPEC)
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +73,7 @@ def reference(workspace):
     """One process alone, with a cache of its own."""
     root, spec = workspace
     db = root / "alone.sqlite"
-    out = subprocess.run(command(spec, db), cwd=REPO, env=environment(root / "cache-alone"), capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_to_the_end(spec, db, environment(root / "cache-alone"))
     assert ran(out.stdout) == JOBS
     return results(db)
 

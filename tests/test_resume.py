@@ -61,6 +61,21 @@ def environment(cache: Path) -> dict[str, str]:
             "PYTHONPATH": str(REPO)}
 
 
+def run_to_the_end(spec: Path, db: Path, env: dict[str, str], workers: int = 1) -> subprocess.CompletedProcess:
+    """One ``run_bench.py run`` of ``spec`` into ``db`` that is not interrupted; it must succeed."""
+    out = subprocess.run(command(spec, db, workers), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+def written_spec(tmp_path_factory: pytest.TempPathFactory, folder: str, name: str, text: str) -> tuple[Path, Path]:
+    """A fresh folder holding the spec file ``name`` with ``text``: (the folder, the spec)."""
+    root = tmp_path_factory.mktemp(folder)
+    spec = root / name
+    spec.write_text(text)
+    return root, spec
+
+
 def done_count(db: Path) -> int:
     if not db.exists():
         return 0
@@ -95,10 +110,7 @@ def job_statuses(db: Path) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("resume")
-    spec = root / "resume.toml"
-    spec.write_text(SPEC)
-    return root, spec
+    return written_spec(tmp_path_factory, "resume", "resume.toml", SPEC)
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +118,7 @@ def reference(workspace):
     """An uninterrupted run, with a cache of its own."""
     root, spec = workspace
     db = root / "reference.sqlite"
-    out = subprocess.run(command(spec, db), cwd=REPO, env=environment(root / "cache-reference"), capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+    run_to_the_end(spec, db, environment(root / "cache-reference"))
     assert len(job_statuses(db)) == JOBS
     return results(db)
 
@@ -139,8 +149,7 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(workspace, reference, wo
     assert 4 <= committed < JOBS
     first = dict(job_statuses(db))
 
-    out = subprocess.run(command(spec, db, workers), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_to_the_end(spec, db, env, workers)
     assert f"({JOBS - committed} run now)" in out.stdout  # no job done twice
     statuses = dict(job_statuses(db))
     assert len(statuses) == JOBS and set(statuses.values()) == {"done"}

@@ -123,9 +123,8 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
         """The role's set on the audit's examples (the matrix's own set, on more examples, may serve the audit)."""
         return ctx.advset(crafts[role.value]).head(task.labels.n)
 
-    def correct(role: Role) -> np.ndarray:
+    def correct(x_adv: torch.Tensor) -> np.ndarray:
         """Per example: correct on every draw of the stack (one for a deterministic stack), as the evaluate jobs count."""
-        x_adv = advset(role).x_adv
         draws = [defended_predictions(model, stack, x_adv, task.batch_size, ctx.device, task.seed + draw)[0] == split.y
                  for draw in range(params["draws"])]
         return torch.stack(draws).all(0).numpy()
@@ -141,14 +140,14 @@ def run_part(task: AuditTask, ctx: RunContext) -> tuple[list[CheckResult], dict[
             if role.value not in crafts:
                 continue
             adv = advset(role)
-            flags = torch.from_numpy(correct(role))
+            flags = torch.from_numpy(correct(adv.x_adv))
             surrogate = _surrogate_correct(model, pipeline, adv.x_adv, split.y, task.batch_size, ctx.device)
             by_attack.append((f"{name}, {note}" if note else name,
                               [*trace_checks(adv.trace, adv.success, flags, keeps_best),
                                transfer_failure(surrogate, flags)]))
         return worst_per_check(by_attack), {}
     if part is Part.SANITY:
-        flags = {role: correct(role) for role in PART_ROLES[Part.SANITY] if role.value in crafts}
+        flags = {role: correct(advset(role).x_adv) for role in PART_ROLES[Part.SANITY] if role.value in crafts}
         adaptive = adaptive_flags({role.value: f for role, f in flags.items()})
         names = " and ".join(name for role, name in ADAPTIVE_ROLES.items() if role in flags) + (f" ({note})" if note else "")
         settings, eps = params["settings"], params["eps"]
